@@ -1,0 +1,1 @@
+"""Organization API keys: `ffk_` tokens, shown once, stored as HMAC hashes, scoped."""

@@ -1,0 +1,40 @@
+import uuid
+from collections.abc import Set as AbstractSet
+from datetime import datetime
+
+from sqlalchemy import Select, update
+
+from flashfusion.kit.repository import Repository
+from flashfusion.models import APIKey
+
+
+class APIKeyRepository(Repository[APIKey]):
+    model = APIKey
+
+    def statement_for_organizations(
+        self, organization_ids: AbstractSet[uuid.UUID]
+    ) -> Select[APIKey]:
+        return (
+            self.get_base_statement()
+            .where(APIKey.organization_id.in_(organization_ids))
+            .order_by(APIKey.created_at.desc(), APIKey.id)
+        )
+
+    async def get_for_organizations(
+        self, id: uuid.UUID, organization_ids: AbstractSet[uuid.UUID]
+    ) -> APIKey | None:
+        return await self.get_one_or_none(
+            self.get_base_statement().where(
+                APIKey.id == id, APIKey.organization_id.in_(organization_ids)
+            )
+        )
+
+    async def get_by_token_hash(self, token_hash: str) -> APIKey | None:
+        return await self.get_one_or_none(
+            self.get_base_statement().where(APIKey.token_hash == token_hash)
+        )
+
+    async def mark_used(self, key_id: uuid.UUID, when: datetime, ip: str | None) -> None:
+        await self.session.execute(
+            update(APIKey).where(APIKey.id == key_id).values(last_used_at=when, last_used_ip=ip)
+        )

@@ -1,0 +1,1 @@
+"""Who is calling: browser sessions and API keys."""

@@ -1,0 +1,41 @@
+"""API key scopes: `resource:read|write`, one pair per domain as domains appear."""
+
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    organizations_read = "organizations:read"
+    organizations_write = "organizations:write"
+    members_read = "members:read"
+    members_write = "members:write"
+    api_keys_read = "api_keys:read"
+    api_keys_write = "api_keys:write"
+    audit_read = "audit:read"
+    jobs_read = "jobs:read"
+    jobs_write = "jobs:write"
+
+
+SCOPE_DESCRIPTIONS: dict[Scope, str] = {
+    Scope.organizations_read: "Read the workspace's name and settings.",
+    Scope.organizations_write: "Rename the workspace and change its settings.",
+    Scope.members_read: "List members and pending invitations.",
+    Scope.members_write: "Invite, change the role of and remove members.",
+    Scope.api_keys_read: "List API keys (never their secret values).",
+    Scope.api_keys_write: "Create and revoke API keys.",
+    Scope.audit_read: "Read and export the audit log.",
+    Scope.jobs_read: "List background jobs, their steps and errors.",
+    Scope.jobs_write: "Cancel, resume and retry background jobs.",
+}
+
+ALL_SCOPES: frozenset[Scope] = frozenset(Scope)
+
+
+def parse_scopes(values: list[str]) -> set[Scope]:
+    """Validate scope names; raises ValueError naming the unknown ones."""
+    unknown = sorted(set(values) - {s.value for s in Scope})
+    if unknown:
+        raise ValueError(
+            f"unknown scope(s): {', '.join(unknown)}; valid scopes: "
+            + ", ".join(s.value for s in Scope)
+        )
+    return {Scope(v) for v in values}

@@ -1,0 +1,1 @@
+"""What the caller may do: roles, permissions, scopes and tenancy."""

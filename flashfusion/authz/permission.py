@@ -1,0 +1,87 @@
+"""The role -> permission table: the single source for checks and for the docs."""
+
+from enum import StrEnum
+
+from flashfusion.auth.scope import Scope
+from flashfusion.models.member import Role
+
+
+class Permission(StrEnum):
+    organization_read = "organization:read"
+    organization_manage = "organization:manage"
+    organization_transfer = "organization:transfer"
+    members_read = "members:read"
+    members_manage = "members:manage"
+    api_keys_read = "api_keys:read"
+    api_keys_manage = "api_keys:manage"
+    audit_read = "audit:read"
+    jobs_read = "jobs:read"
+    jobs_manage = "jobs:manage"
+
+
+PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
+    Permission.organization_read: "See the workspace",
+    Permission.organization_manage: "Rename the workspace, change its settings",
+    Permission.organization_transfer: "Transfer ownership of the workspace",
+    Permission.members_read: "See members and invitations",
+    Permission.members_manage: "Invite, change roles of and remove members of a lower role",
+    Permission.api_keys_read: "See API keys",
+    Permission.api_keys_manage: "Create and revoke API keys",
+    Permission.audit_read: "Read and export the audit log",
+    Permission.jobs_read: "See background jobs",
+    Permission.jobs_manage: "Cancel, resume and retry background jobs",
+}
+
+_VIEWER = {
+    Permission.organization_read,
+    Permission.members_read,
+}
+_EDITOR = _VIEWER | {
+    Permission.api_keys_read,
+    Permission.api_keys_manage,
+    Permission.jobs_read,
+}
+_ADMIN = _EDITOR | {
+    Permission.organization_manage,
+    Permission.members_manage,
+    Permission.audit_read,
+    Permission.jobs_manage,
+}
+_OWNER = _ADMIN | {Permission.organization_transfer}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.viewer: frozenset(_VIEWER),
+    Role.editor: frozenset(_EDITOR),
+    Role.admin: frozenset(_ADMIN),
+    Role.owner: frozenset(_OWNER),
+}
+
+# The scope an API key needs for each permission; None: never through an API key.
+PERMISSION_SCOPE: dict[Permission, Scope | None] = {
+    Permission.organization_read: Scope.organizations_read,
+    Permission.organization_manage: Scope.organizations_write,
+    Permission.organization_transfer: None,
+    Permission.members_read: Scope.members_read,
+    Permission.members_manage: Scope.members_write,
+    Permission.api_keys_read: Scope.api_keys_read,
+    Permission.api_keys_manage: Scope.api_keys_write,
+    Permission.audit_read: Scope.audit_read,
+    Permission.jobs_read: Scope.jobs_read,
+    Permission.jobs_manage: Scope.jobs_write,
+}
+
+
+def role_has(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[role]
+
+
+def can_assign(actor: Role, target_role: Role) -> bool:
+    """Roles an actor may hand out: up to its own rank, never ownership (that is a transfer)."""
+    return target_role != Role.owner and target_role.rank <= actor.rank
+
+
+def can_manage(actor: Role, target: Role) -> bool:
+    """Whom an actor may change or remove: the owner anyone else, others strictly lower ranks."""
+    if target == Role.owner:
+        return False
+    return actor == Role.owner or target.rank < actor.rank

@@ -1,0 +1,105 @@
+"""Tenancy and permission checks: the only place that turns a subject into organization ids."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flashfusion.audit.service import audit as audit_service
+from flashfusion.auth.models import AuthSubject, Subject
+from flashfusion.authz.permission import PERMISSION_SCOPE, Permission, role_has
+from flashfusion.authz.types import AccessibleOrganizationID
+from flashfusion.exceptions import NotPermitted
+from flashfusion.member.repository import MemberRepository
+from flashfusion.models import APIKey, Role, User
+
+
+class AuthzService:
+    async def get_accessible_org_ids(
+        self, session: AsyncSession, auth_subject: AuthSubject[Subject]
+    ) -> set[AccessibleOrganizationID]:
+        """Organizations the subject belongs to (any role). Everything else is invisible."""
+        subject = auth_subject.subject
+        if isinstance(subject, APIKey):
+            return {AccessibleOrganizationID(subject.organization_id)}
+        if isinstance(subject, User):
+            repository = MemberRepository.from_session(session)
+            ids = await repository.get_organization_ids_of_user(subject.id)
+            return {AccessibleOrganizationID(i) for i in ids}
+        return set()
+
+    async def get_role(
+        self, session: AsyncSession, auth_subject: AuthSubject[Subject], organization_id: uuid.UUID
+    ) -> Role | None:
+        subject = auth_subject.subject
+        if isinstance(subject, APIKey):
+            if subject.organization_id != organization_id:
+                return None
+            return auth_subject.api_key_role
+        if isinstance(subject, User):
+            repository = MemberRepository.from_session(session)
+            member = await repository.get_membership(organization_id, subject.id)
+            return member.role if member else None
+        return None
+
+    async def has_permission(
+        self,
+        session: AsyncSession,
+        auth_subject: AuthSubject[Subject],
+        organization_id: uuid.UUID,
+        permission: Permission,
+    ) -> bool:
+        role = await self.get_role(session, auth_subject, organization_id)
+        if role is None or not role_has(role, permission):
+            return False
+        if isinstance(auth_subject.subject, APIKey):
+            # Scopes intersect with the role: a key can never do more than its creator.
+            scope = PERMISSION_SCOPE[permission]
+            return scope is not None and scope in auth_subject.scopes
+        return True
+
+    async def require(
+        self,
+        session: AsyncSession,
+        auth_subject: AuthSubject[Subject],
+        organization_id: uuid.UUID,
+        permission: Permission,
+        *,
+        action: str,
+        target_type: str | None = None,
+        target_id: uuid.UUID | str | None = None,
+    ) -> Role:
+        """Raise NotPermitted (and audit the denial) unless the subject holds `permission`."""
+        if await self.has_permission(session, auth_subject, organization_id, permission):
+            role = await self.get_role(session, auth_subject, organization_id)
+            assert role is not None
+            return role
+        audit_service.record_denied(
+            session,
+            auth_subject,
+            action=action,
+            organization_id=organization_id,
+            target_type=target_type,
+            target_id=target_id,
+            details={"missing_permission": permission.value},
+        )
+        raise NotPermitted(self.explain(auth_subject, permission))
+
+    @staticmethod
+    def explain(auth_subject: AuthSubject[Subject], permission: Permission) -> str:
+        if isinstance(auth_subject.subject, APIKey):
+            scope = PERMISSION_SCOPE[permission]
+            if scope is None:
+                return (
+                    f"'{permission.value}' is not available to API keys; "
+                    "do this in the web app as the workspace owner."
+                )
+            if scope not in auth_subject.scopes:
+                return f"This API key lacks the '{scope.value}' scope; create a key with it."
+            return (
+                f"The member who created this API key no longer has '{permission.value}'; "
+                "ask a workspace admin."
+            )
+        return f"Your role does not allow '{permission.value}'; ask a workspace owner or admin."
+
+
+authz = AuthzService()

@@ -1,0 +1,1 @@
+"""Outgoing email: a pluggable sender and the messages FlashFusion sends."""

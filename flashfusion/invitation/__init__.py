@@ -1,0 +1,1 @@
+"""Invitations to join a workspace, by email, with expiring single-use links."""

@@ -1,0 +1,1 @@
+"""Durable jobs on DBOS Transact: queues, enqueue-with-the-row, executors, janitor, admin views."""

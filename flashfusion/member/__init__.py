@@ -1,0 +1,1 @@
+"""Memberships of users in organizations, with roles."""

@@ -1,0 +1,75 @@
+import uuid
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import contains_eager
+
+from flashfusion.kit.repository import Repository
+from flashfusion.models import Member, Role, User
+
+
+class MemberRepository(Repository[Member]):
+    model = Member
+
+    async def get_membership(self, organization_id: uuid.UUID, user_id: uuid.UUID) -> Member | None:
+        statement = self.get_base_statement().where(
+            Member.organization_id == organization_id, Member.user_id == user_id
+        )
+        return await self.get_one_or_none(statement)
+
+    async def get_organization_ids_of_user(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        statement = select(Member.organization_id).where(
+            Member.user_id == user_id, Member.deleted_at.is_(None)
+        )
+        return list((await self.session.execute(statement)).scalars().all())
+
+    async def get_roles_of_user(self, user_id: uuid.UUID) -> dict[uuid.UUID, Role]:
+        statement = select(Member.organization_id, Member.role).where(
+            Member.user_id == user_id, Member.deleted_at.is_(None)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return {row[0]: Role(row[1]) for row in rows}
+
+    def statement_with_users(self, organization_ids: AbstractSet[uuid.UUID]) -> Select[Member]:
+        return (
+            self.get_base_statement()
+            .join(Member.user)
+            .options(contains_eager(Member.user))
+            .where(Member.organization_id.in_(organization_ids))
+            .order_by(Member.created_at, Member.id)
+        )
+
+    async def get_with_user(
+        self, member_id: uuid.UUID, organization_ids: AbstractSet[uuid.UUID]
+    ) -> Member | None:
+        statement = self.statement_with_users(organization_ids).where(Member.id == member_id)
+        return await self.get_one_or_none(statement)
+
+    async def get_owner(self, organization_id: uuid.UUID) -> Member | None:
+        statement = self.get_base_statement().where(
+            Member.organization_id == organization_id, Member.role == Role.owner
+        )
+        return await self.get_one_or_none(statement)
+
+    async def count_members(self, organization_id: uuid.UUID) -> int:
+        statement = select(func.count()).where(
+            Member.organization_id == organization_id, Member.deleted_at.is_(None)
+        )
+        return (await self.session.execute(statement)).scalar_one()
+
+    async def set_role(self, member: Member, role: Role) -> None:
+        await self.session.execute(update(Member).where(Member.id == member.id).values(role=role))
+        member.role = role
+
+    async def delete(self, member: Member) -> None:
+        await self.session.delete(member)
+        await self.session.flush()
+
+    async def list_users(self, organization_id: uuid.UUID) -> Sequence[User]:
+        statement = (
+            select(User)
+            .join(Member, Member.user_id == User.id)
+            .where(Member.organization_id == organization_id, Member.deleted_at.is_(None))
+        )
+        return (await self.session.execute(statement)).scalars().all()

@@ -1,0 +1,42 @@
+"""Every table, one module per table; import from here."""
+
+from flashfusion.models.api_key import APIKey
+from flashfusion.models.audit_event import ActorType, AuditEvent, Outcome
+from flashfusion.models.audit_export import AuditExport, ExportStatus
+from flashfusion.models.base import IDModel, Model, RecordModel, utc_now
+from flashfusion.models.invitation import Invitation
+from flashfusion.models.job import Job
+from flashfusion.models.login_attempt import LoginAttempt
+from flashfusion.models.member import Member, Role
+from flashfusion.models.organization import Organization
+from flashfusion.models.recovery_code import RecoveryCode
+from flashfusion.models.user import User
+from flashfusion.models.user_session import SessionState, UserSession
+from flashfusion.models.user_token import UserToken, UserTokenPurpose
+from flashfusion.models.worker_heartbeat import WorkerHeartbeat
+
+__all__ = [
+    "APIKey",
+    "ActorType",
+    "AuditEvent",
+    "AuditExport",
+    "ExportStatus",
+    "IDModel",
+    "Invitation",
+    "Job",
+    "LoginAttempt",
+    "Member",
+    "Model",
+    "Organization",
+    "Outcome",
+    "RecordModel",
+    "RecoveryCode",
+    "Role",
+    "SessionState",
+    "User",
+    "UserSession",
+    "UserToken",
+    "UserTokenPurpose",
+    "WorkerHeartbeat",
+    "utc_now",
+]

@@ -1,0 +1,7 @@
+"""Importing this module registers every job kind with DBOS (before launch)."""
+
+from flashfusion.audit import tasks as audit_tasks
+from flashfusion.email import tasks as email_tasks
+from flashfusion.jobs import tasks as jobs_tasks
+
+__all__ = ["audit_tasks", "email_tasks", "jobs_tasks"]

@@ -1,0 +1,1 @@
+"""User accounts: sign-up, email verification, passwords, 2FA."""

@@ -1,0 +1,12 @@
+"""Server-rendered web UI (Jinja2 + HTMX + Alpine CSP build)."""
+
+from fastapi import APIRouter, Depends
+
+from flashfusion.web import views_account, views_auth, views_org
+from flashfusion.web.security import verify_csrf
+
+# Every state-changing browser request carries a CSRF token; GET never changes state.
+router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
+router.include_router(views_auth.router)
+router.include_router(views_account.router)
+router.include_router(views_org.router)
