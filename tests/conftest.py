@@ -4,7 +4,7 @@ set), migrated once per run; every test runs inside a transaction that is rolled
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -48,7 +48,7 @@ def _reset_postgres(url: str) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def migrated_database() -> Iterator[None]:
+def migrated_database() -> None:
     """Migrate once per run, before any event loop exists (Alembic runs its own)."""
     from flashfusion import migrate
 
@@ -56,7 +56,6 @@ def migrated_database() -> Iterator[None]:
     if TEST_DATABASE_URL:
         _reset_postgres(settings.database_url)
     migrate.upgrade(settings=settings)
-    yield
 
 
 @pytest.fixture(scope="session")
