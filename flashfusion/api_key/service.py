@@ -43,20 +43,13 @@ class APIKeyService:
         organization_id: uuid.UUID | None,
         pagination: PaginationParams,
     ) -> tuple[list[APIKey], int]:
-        ids = set(await authz.get_accessible_org_ids(session, auth_subject))
-        if organization_id is not None:
-            ids &= {organization_id}
-        readable = {
-            i
-            for i in ids
-            if await authz.has_permission(session, auth_subject, i, Permission.api_keys_read)
-        }
-        if ids and not readable:
-            # Listing is itself a read of the organization's keys.
-            organization = next(iter(ids))
-            await authz.require(
-                session, auth_subject, organization, Permission.api_keys_read, action="api_key.list"
-            )
+        readable = await authz.get_readable_org_ids(
+            session,
+            auth_subject,
+            Permission.api_keys_read,
+            organization_id=organization_id,
+            action="api_key.list",
+        )
         repository = APIKeyRepository.from_session(session)
         return await repository.paginate(
             repository.statement_for_organizations(readable), pagination

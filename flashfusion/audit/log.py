@@ -72,27 +72,6 @@ def event_row(event: AuditEvent) -> list[str]:
 
 
 class AuditLogService:
-    async def _readable_org_ids(
-        self,
-        session: AsyncSession,
-        auth_subject: AuthSubject[Subject],
-        organization_id: uuid.UUID | None,
-        action: str,
-    ) -> set[uuid.UUID]:
-        ids = set(await authz.get_accessible_org_ids(session, auth_subject))
-        if organization_id is not None:
-            if organization_id not in ids:
-                raise ResourceNotFound("Organization")
-            await authz.require(
-                session, auth_subject, organization_id, Permission.audit_read, action=action
-            )
-            return {organization_id}
-        return {
-            i
-            for i in ids
-            if await authz.has_permission(session, auth_subject, i, Permission.audit_read)
-        }
-
     async def list(
         self,
         session: AsyncSession,
@@ -102,7 +81,13 @@ class AuditLogService:
         filters: AuditFilters,
         pagination: PaginationParams,
     ) -> tuple[builtins.list[AuditEvent], int]:
-        ids = await self._readable_org_ids(session, auth_subject, organization_id, "audit.read")
+        ids = await authz.get_readable_org_ids(
+            session,
+            auth_subject,
+            Permission.audit_read,
+            organization_id=organization_id,
+            action="audit.read",
+        )
         repository = AuditEventRepository.from_session(session)
         return await repository.paginate(
             repository.statement_for_organizations(ids, filters), pagination
@@ -123,7 +108,13 @@ class AuditLogService:
         organization_id: uuid.UUID,
         filters: AuditFilters,
     ) -> AuditExport:
-        await self._readable_org_ids(session, auth_subject, organization_id, "audit.exported")
+        await authz.get_readable_org_ids(
+            session,
+            auth_subject,
+            Permission.audit_read,
+            organization_id=organization_id,
+            action="audit.exported",
+        )
         repository = AuditExportRepository.from_session(session)
         export = AuditExport(
             id=uuid.uuid4(),

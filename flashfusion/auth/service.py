@@ -12,7 +12,7 @@ from flashfusion.auth import throttle
 from flashfusion.auth.models import AuthSubject
 from flashfusion.auth.repository import UserSessionRepository
 from flashfusion.config import get_settings
-from flashfusion.exceptions import ResourceNotFound, TooManyRequests
+from flashfusion.exceptions import ResourceNotFound
 from flashfusion.kit.crypto import random_token, sha256_hex
 from flashfusion.kit.password import dummy_hash, verify_password
 from flashfusion.kit.request_context import get_request_context
@@ -262,9 +262,7 @@ class AuthService:
         password: str,
     ) -> None:
         """End one of the user's sessions; re-entering the password is required (ASVS 3.3.4)."""
-        await self._check_password(session, user, "session.revoked")
-        if not await user_service.check_password(user, password):
-            raise WrongPassword("Your password is wrong.")
+        await self._check_password(session, user, password)
         repository = UserSessionRepository.from_session(session)
         target = await repository.get_by_id(session_id)
         if target is None or target.user_id != user.id or target.revoked_at is not None:
@@ -281,9 +279,7 @@ class AuthService:
     async def revoke_other_sessions(
         self, session: AsyncSession, user: User, current: UserSession, *, password: str
     ) -> int:
-        await self._check_password(session, user, "session.revoked_others")
-        if not await user_service.check_password(user, password):
-            raise WrongPassword("Your password is wrong.")
+        await self._check_password(session, user, password)
         count = await UserSessionRepository.from_session(session).revoke_all(
             user.id, except_id=current.id
         )
@@ -292,17 +288,17 @@ class AuthService:
         )
         return count
 
-    async def _check_password(self, session: AsyncSession, user: User, action: str) -> None:
-        """Password re-entry is throttled like a sign-in."""
+    async def _check_password(self, session: AsyncSession, user: User, password: str) -> None:
+        """Password re-entry (ASVS 3.3.4), throttled and counted like a sign-in."""
         context = get_request_context()
-        decision = await throttle.check(
-            session,
-            account=throttle.account_key(user.email),
-            ip=context.ip or "unknown",
-            device_nonce=None,
-        )
-        if not decision.allowed:
-            raise TooManyRequests(decision.reason, retry_after=decision.retry_after)
+        account = throttle.account_key(user.email)
+        ip = context.ip or "unknown"
+        await throttle.enforce(session, account=account, ip=ip)
+        if not await user_service.check_password(user, password):
+            throttle.record_failure_durably(
+                session, account=account, user_id=user.id, ip=ip, factor="password"
+            )
+            raise WrongPassword("Your password is wrong.")
 
     async def renew(
         self, session: AsyncSession, user: User, current: UserSession | None

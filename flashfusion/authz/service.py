@@ -8,7 +8,7 @@ from flashfusion.audit.service import audit as audit_service
 from flashfusion.auth.models import AuthSubject, Subject
 from flashfusion.authz.permission import PERMISSION_SCOPE, Permission, role_has
 from flashfusion.authz.types import AccessibleOrganizationID
-from flashfusion.exceptions import NotPermitted
+from flashfusion.exceptions import NotPermitted, ResourceNotFound
 from flashfusion.member.repository import MemberRepository
 from flashfusion.models import APIKey, Role, User
 
@@ -83,6 +83,36 @@ class AuthzService:
             details={"missing_permission": permission.value},
         )
         raise NotPermitted(self.explain(auth_subject, permission))
+
+    async def get_readable_org_ids(
+        self,
+        session: AsyncSession,
+        auth_subject: AuthSubject[Subject],
+        permission: Permission,
+        *,
+        organization_id: uuid.UUID | None,
+        action: str,
+    ) -> set[AccessibleOrganizationID]:
+        """Organizations whose objects a list operation may return.
+
+        A requested organization the subject doesn't belong to is a 404; one it belongs to
+        without `permission` is a 403 (audited), as is asking without a filter when the subject
+        holds `permission` in none of its organizations.
+        """
+        ids = await self.get_accessible_org_ids(session, auth_subject)
+        if organization_id is not None:
+            if organization_id not in ids:
+                raise ResourceNotFound("Organization")
+            await self.require(session, auth_subject, organization_id, permission, action=action)
+            return {AccessibleOrganizationID(organization_id)}
+        readable = {
+            i for i in ids if await self.has_permission(session, auth_subject, i, permission)
+        }
+        if ids and not readable:
+            await self.require(
+                session, auth_subject, next(iter(sorted(ids))), permission, action=action
+            )
+        return readable
 
     @staticmethod
     def explain(auth_subject: AuthSubject[Subject], permission: Permission) -> str:

@@ -32,14 +32,13 @@ class InvitationService:
         pending_only: bool,
         pagination: PaginationParams,
     ) -> tuple[list[Invitation], int]:
-        ids = set(await authz.get_accessible_org_ids(session, auth_subject))
-        if organization_id is not None:
-            ids &= {organization_id}
-        readable = {
-            i
-            for i in ids
-            if await authz.has_permission(session, auth_subject, i, Permission.members_read)
-        }
+        readable = await authz.get_readable_org_ids(
+            session,
+            auth_subject,
+            Permission.members_read,
+            organization_id=organization_id,
+            action="invitation.list",
+        )
         repository = InvitationRepository.from_session(session)
         statement = repository.statement_for_organizations(readable, pending_only=pending_only)
         return await repository.paginate(statement, pagination)

@@ -78,14 +78,13 @@ class JobService:
         kind: str | None,
         pagination: PaginationParams,
     ) -> tuple[builtins.list[JobSchema], int]:
-        ids = set(await authz.get_accessible_org_ids(session, auth_subject))
-        if organization_id is not None:
-            ids &= {organization_id}
-        readable = {
-            i
-            for i in ids
-            if await authz.has_permission(session, auth_subject, i, Permission.jobs_read)
-        }
+        readable = await authz.get_readable_org_ids(
+            session,
+            auth_subject,
+            Permission.jobs_read,
+            organization_id=organization_id,
+            action="job.list",
+        )
         runs, total = await JobRepository.from_session(session).list_runs(
             organization_ids=set(readable), status=status, kind=kind, pagination=pagination
         )

@@ -22,14 +22,13 @@ class MemberService:
         organization_id: uuid.UUID | None,
         pagination: PaginationParams,
     ) -> tuple[list[Member], int]:
-        ids = set(await authz.get_accessible_org_ids(session, auth_subject))
-        if organization_id is not None:
-            ids &= {organization_id}
-        readable = {
-            i
-            for i in ids
-            if await authz.has_permission(session, auth_subject, i, Permission.members_read)
-        }
+        readable = await authz.get_readable_org_ids(
+            session,
+            auth_subject,
+            Permission.members_read,
+            organization_id=organization_id,
+            action="member.list",
+        )
         repository = MemberRepository.from_session(session)
         return await repository.paginate(repository.statement_with_users(readable), pagination)
 

@@ -18,10 +18,12 @@ from flashfusion.authz.permission import (
     Permission,
     can_assign,
     can_manage,
+    role_has,
 )
 from flashfusion.db import AsyncSessionDep
 from flashfusion.exceptions import BadRequest
 from flashfusion.invitation.service import invitation as invitation_service
+from flashfusion.jobs.schemas import Job as JobSchema
 from flashfusion.jobs.service import job as job_service
 from flashfusion.kit.pagination import PaginationParams
 from flashfusion.member.service import member as member_service
@@ -99,21 +101,23 @@ async def overview(request: Request, session: AsyncSessionDep, ctx: OrgDep) -> R
         session, ctx.subject, organization_id=ctx.organization.id, pagination=PaginationParams(1, 5)
     )
     keys_count = 0
-    if ctx.role in (Role.owner, Role.admin, Role.editor):
+    if role_has(ctx.role, Permission.api_keys_read):
         _, keys_count = await api_key_service.list(
             session,
             ctx.subject,
             organization_id=ctx.organization.id,
             pagination=PaginationParams(1, 1),
         )
-    jobs, _ = await job_service.list(
-        session,
-        ctx.subject,
-        organization_id=ctx.organization.id,
-        status=None,
-        kind=None,
-        pagination=PaginationParams(1, 5),
-    )
+    jobs: list[JobSchema] = []
+    if role_has(ctx.role, Permission.jobs_read):
+        jobs, _ = await job_service.list(
+            session,
+            ctx.subject,
+            organization_id=ctx.organization.id,
+            status=None,
+            kind=None,
+            pagination=PaginationParams(1, 5),
+        )
     return render(
         request,
         "org/overview.html",
