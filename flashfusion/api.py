@@ -5,12 +5,14 @@ from fastapi import APIRouter
 from flashfusion.api_key.endpoints import router as api_key_router
 from flashfusion.audit.endpoints import router as audit_router
 from flashfusion.auth.endpoints import router as auth_router
+from flashfusion.exceptions import api_error_responses
 from flashfusion.invitation.endpoints import router as invitation_router
 from flashfusion.jobs.endpoints import router as jobs_router
 from flashfusion.member.endpoints import router as member_router
 from flashfusion.organization.endpoints import router as organization_router
 
-router = APIRouter(prefix="/api/v1")
+# Every route documents the errors of authentication and validation, which happen before it.
+router = APIRouter(prefix="/api/v1", responses=api_error_responses())
 router.include_router(auth_router)
 router.include_router(organization_router)
 router.include_router(member_router)

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -32,7 +33,7 @@ from flashfusion.kit.routing import operation_id
 from flashfusion.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from flashfusion.web import router as web_router
 from flashfusion.web.errors import LoginRequired, is_web_request, render_web_error
-from flashfusion.web.security import flash
+from flashfusion.web.security import CSRFError, flash
 
 log = structlog.get_logger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
@@ -55,7 +56,14 @@ def install_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> Response:
         if is_web_request(request):
-            return render_web_error(request, exc.status_code, exc.detail, exc.headers)
+            # A refused forgery is answered 403 in place, not redirected back like a form error.
+            return render_web_error(
+                request,
+                exc.status_code,
+                exc.detail,
+                exc.headers,
+                redirect_back=not isinstance(exc, CSRFError),
+            )
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(LoginRequired)
@@ -128,6 +136,11 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             await asyncio.to_thread(job_engine.launch, settings)
             background = asyncio.create_task(janitor.run_forever("serve"))
         app.state.jobs_running = run_executor
+        # Routes, schemas, mappers and modules live as long as the process: freezing them keeps
+        # them out of every full garbage collection, which otherwise scans them all and stalls
+        # the loop for tens of milliseconds (docs/benchmarks.md).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -54,8 +55,17 @@ def _check_settings() -> None:
         get_settings().secret_key()
     except ConfigurationError as e:
         fail(str(e))
+    except ValidationError as e:
+        fail("Invalid configuration: " + "; ".join(_setting_error(error) for error in e.errors()))
     except ValueError as e:
         fail(f"Invalid configuration: {e}")
+
+
+def _setting_error(error: Any) -> str:
+    """One pydantic error as the operator knows the setting: `FLASHFUSION_X: what is wrong`."""
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    location = ".".join(str(part) for part in error.get("loc", ()))
+    return f"FLASHFUSION_{location}: {message}" if location else message
 
 
 def _ensure_migrated(auto: bool) -> None:
@@ -87,6 +97,16 @@ def _ensure_migrated(auto: bool) -> None:
     )
 
 
+def _register_executor(kind: str) -> None:
+    """Record this process's executor id; refuse if another live process is using it."""
+    from flashfusion.jobs import janitor
+
+    try:
+        _run(lambda: janitor.register(kind))
+    except janitor.DuplicateExecutorError as e:
+        fail(str(e))
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
@@ -116,6 +136,10 @@ def serve(
             "Several uvicorn workers would share one job-executor id: add --no-jobs and run "
             "`flashfusion worker` processes with their own FLASHFUSION_WORKER_ID."
         )
+    if jobs:
+        # Checked here as well as in the app's lifespan: a refusal raised there reaches the
+        # operator as a uvicorn startup traceback instead of this message.
+        _register_executor("serve")
     from flashfusion.app import create_app
 
     console.print(

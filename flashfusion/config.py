@@ -1,9 +1,11 @@
 """One settings class for the whole process, read from `FLASHFUSION_*` environment variables."""
 
+import contextlib
 import ipaddress
 import os
 import secrets
 import stat
+import tempfile
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -199,28 +201,38 @@ def sync_database_url(async_url: str) -> str:
     return async_url
 
 
+def _read_secret(path: Path) -> bytes:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigurationError(
+            f"{path} is readable by other users (mode {oct(mode)}); run `chmod 600 {path}`."
+        )
+    value = path.read_text().strip()
+    if len(value) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigurationError(
+            f"{path} holds a secret shorter than {MIN_SECRET_KEY_LENGTH} characters; "
+            "delete it to generate a new one (existing sessions and API keys stop working)."
+        )
+    return value.encode()
+
+
 def _load_or_create_secret(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        return _read_secret(path)
+    # Write the whole key to a private temporary file, then hard-link it into place: the link
+    # either creates the complete file or fails because another process won the race, so no
+    # process ever reads a half-written key.
+    fd, temporary = tempfile.mkstemp(prefix=".secret_key.", dir=path.parent)
     try:
-        # O_EXCL: two processes starting at once must not each write a different key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            raise ConfigurationError(
-                f"{path} is readable by other users (mode {oct(mode)}); run `chmod 600 {path}`."
-            ) from None
-        value = path.read_text().strip()
-        if len(value) < MIN_SECRET_KEY_LENGTH:
-            raise ConfigurationError(
-                f"{path} holds a secret shorter than {MIN_SECRET_KEY_LENGTH} characters; "
-                "delete it to generate a new one (existing sessions and API keys stop working)."
-            ) from None
-        return value.encode()
-    value = secrets.token_urlsafe(48)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value + "\n")
-    return value.encode()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        os.chmod(temporary, 0o600)
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return _read_secret(path)
 
 
 @lru_cache

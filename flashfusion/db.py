@@ -53,7 +53,11 @@ def create_engine(url: str | None = None, **kwargs: Any) -> AsyncEngine:
     url = url or settings.database_url
     if url.startswith("sqlite"):
         settings.home.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=5, max_overflow=5, **kwargs)
+        # One connection per event loop: every transaction is BEGIN IMMEDIATE, so a second
+        # connection could only wait in SQLite's busy handler, which sleeps and retries (up to
+        # 100 ms a time) and, under load, starves some requests for seconds. Waiting on the pool
+        # instead is first come, first served, and wakes the moment the connection is free.
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, **kwargs)
         _configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(
@@ -121,6 +125,9 @@ async def unit_of_work() -> AsyncIterator[AsyncSession]:
         for callback in session.info.pop("persist_always", []):
             await callback(session)
     except BaseException:
+        # Rolling back expires every loaded object; detach them first so that what the request
+        # already read (the signed-in user, the workspace) stays readable for the error page.
+        session.expunge_all()
         await session.rollback()
         callbacks: list[AfterRollback] = session.info.pop("persist_always", [])
         session.info.pop("after_commit", None)

@@ -98,3 +98,30 @@ def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
     for error in errors:
         responses[error.status_code] = {"model": error.schema(), "description": error.__doc__}
     return responses
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(description="Where: `body`, `query` or `path`, then the field.")
+    msg: str = Field(description="What is wrong with the value.")
+    type: str = Field(description="Machine-readable kind of problem.")
+
+
+class RequestValidationErrorBody(BaseModel):
+    """The body of a 422 (rendered by the handler in `app.py`)."""
+
+    error: str = Field(examples=["RequestValidationError"], description="Error type.")
+    detail: str = Field(description="Every problem as `field: message`, joined by `; `.")
+    errors: list[ValidationIssue] = Field(description="The problems one by one.")
+
+
+def api_error_responses() -> dict[int | str, dict[str, Any]]:
+    """Errors any API route may answer with: bad credentials or scope, bad input."""
+    return {
+        400: {"model": BadRequest.schema(), "description": "The body could not be decoded."},
+        401: {"model": Unauthorized.schema(), "description": "Missing, unknown or revoked key."},
+        **error_responses(InsufficientScope),
+        422: {
+            "model": RequestValidationErrorBody,
+            "description": "The parameters or the body are invalid.",
+        },
+    }

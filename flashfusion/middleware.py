@@ -19,9 +19,20 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 def _route_template(scope: Scope) -> str:
+    """The matched route's path template, including the prefix of routers it was included in
+    (which the route object itself doesn't know): "/api/v1/members/{id}"."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
+    template = getattr(route, "path", None)
+    if not isinstance(template, str):
+        return "unmatched"
+    try:
+        rendered = template.format(**scope.get("path_params", {}))
+    except (KeyError, IndexError, ValueError):
+        return template
+    path = scope["path"]
+    if rendered and path.endswith(rendered):
+        return path[: len(path) - len(rendered)] + template
+    return template
 
 
 class RequestContextMiddleware:
@@ -39,7 +50,10 @@ class RequestContextMiddleware:
         ip = client_ip(connection, self.settings.TRUSTED_PROXIES)
         set_request_context(
             RequestContext(
-                request_id=request_id, ip=ip, user_agent=connection.headers.get("user-agent")
+                request_id=request_id,
+                ip=ip,
+                user_agent=connection.headers.get("user-agent"),
+                route=f"{scope['method']} {scope['path']}"[:200],
             )
         )
         structlog.contextvars.clear_contextvars()

@@ -1,8 +1,10 @@
 """Test harness: a real database (SQLite, or PostgreSQL when FLASHFUSION_TEST_DATABASE_URL is
 set), migrated once per run; every test runs inside a transaction that is rolled back."""
 
+import atexit
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 
 # Settings come from the environment: set them before anything imports flashfusion.config.
 _HOME = Path(tempfile.mkdtemp(prefix="flashfusion-test-"))
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 os.environ["FLASHFUSION_ENV"] = "test"
 os.environ["FLASHFUSION_HOME"] = str(_HOME)
 # A fresh random secret per run; nothing secret is written into the repository.

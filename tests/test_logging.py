@@ -27,15 +27,23 @@ def csrf(html: str) -> str:
 
 
 async def test_request_logs_carry_request_id_and_no_secrets(
-    client: httpx.AsyncClient, tenant: Tenant, captured_logs  # type: ignore[no-untyped-def]
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    captured_logs,  # type: ignore[no-untyped-def]
 ) -> None:
     token = tenant.tokens["owner"]  # type: ignore[index]
     page = await client.get("/login")
     await client.post(
         "/login",
-        data={"csrf_token": csrf(page.text), "email": tenant.owner.email, "password": DEFAULT_PASSWORD},
+        data={
+            "csrf_token": csrf(page.text),
+            "email": tenant.owner.email,
+            "password": DEFAULT_PASSWORD,
+        },
     )
-    response = await client.get("/api/v1/me", headers={**bearer(token), "X-Request-ID": "req-12345678"})
+    response = await client.get(
+        "/api/v1/me", headers={**bearer(token), "X-Request-ID": "req-12345678"}
+    )
     assert response.status_code == 200
     await client.get("/verify-email?token=secret-looking-token-value")
     output = captured_logs()

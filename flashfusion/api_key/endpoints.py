@@ -7,6 +7,7 @@ from flashfusion.api_key.auth import APIKeysRead, APIKeysWrite
 from flashfusion.api_key.schemas import APIKey as APIKeySchema
 from flashfusion.api_key.schemas import APIKeyCreate, APIKeyCreated
 from flashfusion.api_key.service import api_key as api_key_service
+from flashfusion.authz.permission import Permission
 from flashfusion.db import AsyncSessionDep
 from flashfusion.exceptions import Conflict, NotPermitted, ResourceNotFound, error_responses
 from flashfusion.kit.pagination import ListResource
@@ -16,7 +17,11 @@ from flashfusion.models import APIKey
 router = APIRouter(prefix="/api_keys", tags=["api_keys"])
 
 
-@router.get("", response_model=ListResource[APIKeySchema])
+@router.get(
+    "",
+    response_model=ListResource[APIKeySchema],
+    responses=error_responses(ResourceNotFound, NotPermitted),
+)
 async def list(
     auth_subject: APIKeysRead,
     pagination: PaginationParamsDep,
@@ -68,5 +73,7 @@ async def get(id: ObjectID, auth_subject: APIKeysRead, session: AsyncSessionDep)
 )
 async def delete(id: ObjectID, auth_subject: APIKeysWrite, session: AsyncSessionDep) -> object:
     """Revoke an API key; it stops working immediately."""
-    key = await api_key_service.get(session, auth_subject, id)
+    key = await api_key_service.get(
+        session, auth_subject, id, permission=Permission.api_keys_manage, action="api_key.revoked"
+    )
     return await api_key_service.revoke(session, auth_subject, key)

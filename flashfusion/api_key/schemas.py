@@ -1,8 +1,8 @@
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, Strict
 
 from flashfusion.auth.scope import Scope
 from flashfusion.kit.schemas import Name, Schema, TimestampedSchema
@@ -26,10 +26,14 @@ class APIKeyCreated(APIKey):
 
 class APIKeyCreate(Schema):
     name: Name = Field(description="Label, 1-100 characters.")
-    scopes: list[Scope] = Field(min_length=1, description="Scopes to grant.")
+    scopes: list[Annotated[Scope, Strict(False)]] = Field(
+        min_length=1, description="Scopes to grant."
+    )
     expires_in_days: int | None = Field(
         default=None, ge=1, le=3650, description="Days until the key expires; omit for none."
     )
     organization_id: uuid.UUID | None = Field(
-        default=None, description="Workspace; defaults to the calling API key's workspace."
+        default=None,
+        strict=False,
+        description="Workspace; defaults to the calling API key's workspace.",
     )

@@ -9,15 +9,16 @@ from flashfusion.auth.models import AuthSubject, Subject
 from flashfusion.auth.scope import Scope
 from flashfusion.authz.permission import PERMISSION_SCOPE, ROLE_PERMISSIONS, Permission
 from flashfusion.authz.service import authz
+from flashfusion.db import persist_always
 from flashfusion.exceptions import Conflict, NotPermitted, ResourceNotFound, Unauthorized
 from flashfusion.kit.crypto import generate_api_key, is_well_formed_api_key, keyed_hash
 from flashfusion.kit.pagination import PaginationParams
 from flashfusion.kit.request_context import get_request_context
-from flashfusion.member.repository import MemberRepository
 from flashfusion.models import APIKey, Role, User, utc_now
 
 # last_used_at is written at most this often per key: a busy key must not write on every call.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+USE_AUDIT_INTERVAL = timedelta(hours=1)
 MAX_ACTIVE_KEYS_PER_ORGANIZATION = 200
 
 
@@ -56,8 +57,15 @@ class APIKeyService:
         )
 
     async def get(
-        self, session: AsyncSession, auth_subject: AuthSubject[Subject], id: uuid.UUID
+        self,
+        session: AsyncSession,
+        auth_subject: AuthSubject[Subject],
+        id: uuid.UUID,
+        *,
+        permission: Permission = Permission.api_keys_read,
+        action: str = "api_key.read",
     ) -> APIKey:
+        """The key (404 if missing or foreign), if the subject holds `permission` (403)."""
         ids = set(await authz.get_accessible_org_ids(session, auth_subject))
         key = await APIKeyRepository.from_session(session).get_for_organizations(id, ids)
         if key is None:
@@ -66,8 +74,8 @@ class APIKeyService:
             session,
             auth_subject,
             key.organization_id,
-            Permission.api_keys_read,
-            action="api_key.read",
+            permission,
+            action=action,
             target_type="api_key",
             target_id=key.id,
         )
@@ -185,8 +193,8 @@ class APIKeyService:
                 "mistake, or create a key under Settings > API keys."
             )
         repository = APIKeyRepository.from_session(session)
-        key = await repository.get_by_token_hash(hash_key(token))
-        if key is None:
+        found = await repository.get_by_token_hash_with_creator_role(hash_key(token))
+        if found is None:
             audit_service.record_denied(
                 session,
                 None,
@@ -195,6 +203,7 @@ class APIKeyService:
                 details={"reason": "unknown key"},
             )
             raise Unauthorized("Unknown API key. It may have been deleted; create a new one.")
+        key, creator_role = found
         if key.status != "active":
             audit_service.record_denied(
                 session,
@@ -206,20 +215,38 @@ class APIKeyService:
                 details={"reason": key.status},
             )
             raise Unauthorized(f"This API key is {key.status}. Create a new key.")
-        member = await MemberRepository.from_session(session).get_membership(
-            key.organization_id, key.created_by_user_id
-        )
-        if member is None:
+        if creator_role is None:
             raise Unauthorized(
                 "The member who created this API key has left the workspace; create a new key."
             )
         now = utc_now()
-        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-            await repository.mark_used(key.id, now, get_request_context().ip)
+        previous_use = key.last_used_at
+        if previous_use is None or now - previous_use >= LAST_USED_RESOLUTION:
+            context = get_request_context()
+
+            async def _mark_used(persist_session: AsyncSession) -> None:
+                # Kept even when the call itself fails: the key *was* used.
+                await APIKeyRepository.from_session(persist_session).mark_used(
+                    key.id, now, context.ip
+                )
+
+            persist_always(session, _mark_used)
+            if previous_use is None or now - previous_use >= USE_AUDIT_INTERVAL:
+                # The log shows when a key is first used, and again after an hour of quiet:
+                # enough to see who uses which key from where, without a row per call.
+                audit_service.record_durably(
+                    session,
+                    AuthSubject(key),
+                    action="api_key.used",
+                    organization_id=key.organization_id,
+                    target_type="api_key",
+                    target_id=key.id,
+                    details={"request": context.route or ""},
+                )
         return AuthSubject(
             key,
             scopes=frozenset(Scope(s) for s in key.scopes if s in Scope._value2member_map_),
-            api_key_role=Role(member.role),
+            api_key_role=Role(creator_role),
         )
 
 

@@ -56,10 +56,12 @@ class AuditEventRepository(Repository[AuditEvent]):
 
     def _apply(self, statement: Select[AuditEvent], filters: AuditFilters) -> Select[AuditEvent]:
         if filters.action:
-            statement = statement.where(AuditEvent.action.startswith(filters.action))
+            statement = statement.where(
+                AuditEvent.action.startswith(filters.action, autoescape=True)
+            )
         if filters.actor:
             statement = statement.where(
-                func.lower(AuditEvent.actor_label).contains(filters.actor.lower())
+                func.lower(AuditEvent.actor_label).contains(filters.actor.lower(), autoescape=True)
             )
         if filters.outcome:
             statement = statement.where(AuditEvent.outcome == filters.outcome)
@@ -68,6 +70,18 @@ class AuditEventRepository(Repository[AuditEvent]):
         if filters.until:
             statement = statement.where(AuditEvent.created_at < filters.until)
         return statement
+
+    async def exists_for_user(self, user_id: uuid.UUID, *, action: str, since: datetime) -> bool:
+        statement = (
+            select(AuditEvent.id)
+            .where(
+                AuditEvent.user_id == user_id,
+                AuditEvent.action == action,
+                AuditEvent.created_at >= since,
+            )
+            .limit(1)
+        )
+        return (await self.session.execute(statement)).first() is not None
 
     async def count(self, statement: Select[AuditEvent]) -> int:
         count = select(func.count()).select_from(statement.order_by(None).subquery())

@@ -42,8 +42,12 @@ class AuditExportCreate(Schema):
     outcome: Literal["success", "denied", "failure"] | None = Field(
         default=None, description="Outcome filter."
     )
-    since: datetime | None = Field(default=None, description="From this time (inclusive).")
-    until: datetime | None = Field(default=None, description="Up to this time (exclusive).")
+    since: datetime | None = Field(
+        default=None, strict=False, description="From this time (inclusive)."
+    )
+    until: datetime | None = Field(
+        default=None, strict=False, description="Up to this time (exclusive)."
+    )
     organization_id: uuid.UUID | None = Field(
-        default=None, description="Workspace; defaults to the API key's workspace."
+        default=None, strict=False, description="Workspace; defaults to the API key's workspace."
     )

@@ -96,21 +96,21 @@ class AuditService:
         session.add(event)
         return event
 
-    def record_denied(
+    def record_durably(
         self,
         session: AsyncSession,
         auth_subject: AuthSubject[Subject] | None,
         *,
         action: str,
+        outcome: Outcome = Outcome.success,
         organization_id: uuid.UUID | None = None,
         user_id: uuid.UUID | None = None,
         target_type: str | None = None,
         target_id: uuid.UUID | str | None = None,
         details: dict[str, Any] | None = None,
         actor_label: str | None = None,
-        outcome: Outcome = Outcome.denied,
     ) -> None:
-        """Record a refused attempt; it is kept even though the request's transaction fails."""
+        """Record an event that is kept even if the request's transaction fails."""
         event = self.build(
             auth_subject,
             action=action,
@@ -127,6 +127,34 @@ class AuditService:
             persist_session.add(event)
 
         persist_always(session, _persist)
+
+    def record_denied(
+        self,
+        session: AsyncSession,
+        auth_subject: AuthSubject[Subject] | None,
+        *,
+        action: str,
+        organization_id: uuid.UUID | None = None,
+        user_id: uuid.UUID | None = None,
+        target_type: str | None = None,
+        target_id: uuid.UUID | str | None = None,
+        details: dict[str, Any] | None = None,
+        actor_label: str | None = None,
+        outcome: Outcome = Outcome.denied,
+    ) -> None:
+        """Record a refused attempt; it is kept even though the request's transaction fails."""
+        self.record_durably(
+            session,
+            auth_subject,
+            action=action,
+            outcome=outcome,
+            organization_id=organization_id,
+            user_id=user_id,
+            target_type=target_type,
+            target_id=target_id,
+            details=details,
+            actor_label=actor_label,
+        )
 
 
 audit = AuditService()

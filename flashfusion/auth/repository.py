@@ -38,7 +38,9 @@ class UserSessionRepository(Repository[UserSession]):
 
     async def touch(self, session_id: uuid.UUID, now: datetime) -> None:
         await self.session.execute(
-            update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now)
+            update(UserSession)
+            .where(UserSession.id == session_id)
+            .values(last_seen_at=now, modified_at=UserSession.modified_at)
         )
 
 

@@ -146,7 +146,7 @@ class AuthService:
             account=account,
             user_id=user.id,
             ip=ip,
-            device_nonce=nonce,
+            device_nonce=nonce if decision.trusted_device else None,
             factor="password",
             success=ok,
         )
@@ -204,7 +204,7 @@ class AuthService:
             account=account,
             user_id=user.id,
             ip=ip,
-            device_nonce=nonce,
+            device_nonce=nonce if decision.trusted_device else None,
             factor="totp",
             success=factor is not None,
         )

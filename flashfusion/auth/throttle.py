@@ -37,6 +37,9 @@ class ThrottleDecision:
     allowed: bool
     retry_after: int = 0
     reason: str = ""
+    # The attempt comes from a trusted device cookie: record it under the cookie's nonce.
+    # Otherwise it counts against the account like any unknown client's attempt.
+    trusted_device: bool = False
 
 
 def account_key(email: str) -> str:
@@ -94,7 +97,7 @@ async def check(
             since=now - ACCOUNT_WINDOW, device_nonce=device_nonce
         )
         if failures < DEVICE_MAX_FAILURES_PER_HOUR:
-            return ThrottleDecision(True)
+            return ThrottleDecision(True, trusted_device=True)
         # Too many failures on this cookie: it is treated like any unknown client.
 
     ip_failures, _ = await repository.count_failures(since=now - IP_WINDOW, ip=ip)

@@ -125,9 +125,10 @@ class AuthzService:
                 )
             if scope not in auth_subject.scopes:
                 return f"This API key lacks the '{scope.value}' scope; create a key with it."
+            role = auth_subject.api_key_role
             return (
-                f"The member who created this API key no longer has '{permission.value}'; "
-                "ask a workspace admin."
+                f"This API key acts with the role of the member who created it ({role}), "
+                f"which does not allow '{permission.value}'; ask a workspace admin."
             )
         return f"Your role does not allow '{permission.value}'; ask a workspace owner or admin."
 

@@ -63,7 +63,7 @@ def build_message(
     message["From"] = settings.EMAIL_FROM
     message["To"] = to
     message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False)
+    message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain="flashfusion.local")
     # 7bit keeps links intact for people and for tests that read the raw message (quoted-printable
     # would split a long link with soft line breaks).

@@ -16,7 +16,11 @@ from flashfusion.models import APIKey, Role
 router = APIRouter(prefix="/invitations", tags=["invitations"])
 
 
-@router.get("", response_model=ListResource[InvitationSchema])
+@router.get(
+    "",
+    response_model=ListResource[InvitationSchema],
+    responses=error_responses(ResourceNotFound, NotPermitted),
+)
 async def list(
     auth_subject: MembersRead,
     pagination: PaginationParamsDep,

@@ -23,5 +23,6 @@ class InvitationCreate(Schema):
     role: Literal["admin", "editor", "viewer"] = Field(description="Role to grant.")
     organization_id: uuid.UUID | None = Field(
         default=None,
+        strict=False,
         description="Workspace to invite to; defaults to the API key's workspace.",
     )

@@ -19,7 +19,11 @@ JobStatus = Literal[
 ]
 
 
-@router.get("", response_model=ListResource[JobSchema])
+@router.get(
+    "",
+    response_model=ListResource[JobSchema],
+    responses=error_responses(ResourceNotFound, NotPermitted),
+)
 async def list(
     auth_subject: JobsRead,
     pagination: PaginationParamsDep,

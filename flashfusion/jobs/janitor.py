@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from dbos import DBOS
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from flashfusion.config import get_settings
 from flashfusion.db import unit_of_work
@@ -87,12 +87,17 @@ async def beat() -> None:
 async def reap_dead_executors() -> list[str]:
     """Resume the PENDING workflows of executors silent past the timeout; returns their ids."""
     settings = get_settings()
-    cutoff = utc_now() - timedelta(seconds=settings.JANITOR_EXECUTOR_TIMEOUT_SECONDS)
+    timeout = timedelta(seconds=settings.JANITOR_EXECUTOR_TIMEOUT_SECONDS)
+    cutoff = utc_now() - timeout
+    # A claim older than the timeout may be taken again: the janitor that made it may have died
+    # before resuming anything. Resuming twice is harmless: what an earlier pass resumed is no
+    # longer PENDING on the dead executor.
+    claimable = or_(WorkerHeartbeat.reaped_at.is_(None), WorkerHeartbeat.reaped_at < cutoff)
     async with unit_of_work() as session:
         rows = await session.execute(
             select(WorkerHeartbeat.executor_id).where(
                 WorkerHeartbeat.last_seen_at < cutoff,
-                WorkerHeartbeat.reaped_at.is_(None),
+                claimable,
                 WorkerHeartbeat.executor_id != settings.WORKER_ID,
             )
         )
@@ -105,7 +110,7 @@ async def reap_dead_executors() -> list[str]:
                 update(WorkerHeartbeat)
                 .where(
                     WorkerHeartbeat.executor_id == executor_id,
-                    WorkerHeartbeat.reaped_at.is_(None),
+                    claimable,
                     WorkerHeartbeat.last_seen_at < cutoff,
                 )
                 .values(reaped_at=utc_now())
@@ -118,7 +123,8 @@ async def reap_dead_executors() -> list[str]:
         ids = [w.workflow_id for w in workflows]
         if ids:
             await DBOS.resume_workflows_async(ids)
-        log.warning("janitor.reaped", executor_id=executor_id, resumed=len(ids))
+        if ids:
+            log.warning("janitor.reaped", executor_id=executor_id, resumed=len(ids))
         reaped.append(executor_id)
     return reaped
 

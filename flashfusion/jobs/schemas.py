@@ -28,7 +28,9 @@ class Job(ReadSchema):
     started_at: datetime | None = Field(description="When an executor picked it up (UTC).")
     updated_at: datetime | None = Field(description="Last status change (UTC).")
     completed_at: datetime | None = Field(description="When it finished (UTC).")
-    duration_seconds: float | None = Field(description="Run time, once finished.")
+    duration_seconds: float | None = Field(
+        description="Seconds from enqueue to finish (queue wait included), once finished."
+    )
     executor_id: str | None = Field(description="Executor (FLASHFUSION_WORKER_ID) running it.")
     queue: str | None = Field(description="Queue it waits in.")
     recovery_attempts: int = Field(description="Times it was recovered after a crash.")

@@ -26,8 +26,10 @@ RETRYABLE = {"ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}
 def to_schema(run: JobRun) -> JobSchema:
     kind = get_kind(run.job.kind)
     duration = None
-    if run.completed_at and run.started_at:
-        duration = round((run.completed_at - run.started_at).total_seconds(), 3)
+    if run.completed_at:
+        # From enqueue to finish: a run recovered after a crash spans several pick-ups, and the
+        # last pick-up time alone would under-report it.
+        duration = round((run.completed_at - run.job.created_at).total_seconds(), 3)
     return JobSchema(
         id=run.job.id,
         organization_id=run.job.organization_id,
@@ -126,8 +128,14 @@ class JobService:
         self, session: AsyncSession, auth_subject: AuthSubject[Subject], id: uuid.UUID
     ) -> JobDetail:
         run = await self._get_run(session, auth_subject, id, Permission.jobs_read, "job.read")
-        steps = await JobRepository.from_session(session).list_steps(run.job.workflow_id)
-        return to_detail(run, steps)
+        return await self._detail(session, run.job.id)
+
+    async def _detail(self, session: AsyncSession, id: uuid.UUID) -> JobDetail:
+        """A run's current detail; callers have checked access already."""
+        repository = JobRepository.from_session(session)
+        run = await repository.get_run(id, None)
+        assert run is not None
+        return to_detail(run, await repository.list_steps(run.job.workflow_id))
 
     async def cancel(
         self, session: AsyncSession, auth_subject: AuthSubject[Subject], id: uuid.UUID
@@ -142,7 +150,7 @@ class JobService:
                 f"This job is {run.status}; only queued or running jobs can be cancelled."
             )
         await self._audit(session, auth_subject, run, "job.cancelled")
-        return await self.get(session, auth_subject, id)
+        return await self._detail(session, id)
 
     async def resume(
         self, session: AsyncSession, auth_subject: AuthSubject[Subject], id: uuid.UUID
@@ -156,7 +164,7 @@ class JobService:
                 "recovery attempts can be resumed. Use retry for a failed job."
             )
         await self._audit(session, auth_subject, run, "job.resumed")
-        return await self.get(session, auth_subject, id)
+        return await self._detail(session, id)
 
     async def retry(
         self, session: AsyncSession, auth_subject: AuthSubject[Subject], id: uuid.UUID
@@ -180,7 +188,7 @@ class JobService:
         await self._audit(
             session, auth_subject, run, "job.retried", {"new_job_id": str(new_job.id)}
         )
-        return await self.get(session, auth_subject, new_job.id)
+        return await self._detail(session, new_job.id)
 
     async def _audit(
         self,

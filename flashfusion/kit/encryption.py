@@ -59,6 +59,9 @@ def decrypt(blob: bytes, *, aad: bytes) -> str:
     offset += 48
     data_nonce = blob[offset : offset + _NONCE]
     offset += _NONCE
+    # A truncated value would otherwise fail inside AESGCM with ValueError (short nonce).
+    if len(blob) < offset + 16:
+        raise DecryptionError("truncated ciphertext")
     try:
         dek = AESGCM(kek).decrypt(wrap_nonce, wrapped, aad)
         return AESGCM(dek).decrypt(data_nonce, blob[offset:], aad).decode()

@@ -12,10 +12,14 @@ class PaginationParams(NamedTuple):
 
 
 MAX_LIMIT = 100
+# Keeps OFFSET = (page - 1) * limit far inside a 64-bit integer: past it the database raises.
+MAX_PAGE = 1_000_000
 
 
 async def get_pagination_params(
-    page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
+    page: Annotated[
+        int, Query(ge=1, le=MAX_PAGE, description=f"Page number, from 1 (max {MAX_PAGE}).")
+    ] = 1,
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page (max {MAX_LIMIT}).")
     ] = 20,

@@ -9,6 +9,8 @@ class RequestContext:
     request_id: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+    # "GET /api/v1/me": method and path, never the query string (it may carry tokens).
+    route: str | None = None
 
 
 _current: ContextVar[RequestContext] = ContextVar(

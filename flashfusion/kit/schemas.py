@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class Schema(BaseModel):
-    # Strict: `false` is not 0, "1" is not 1. UUIDs and datetimes still parse from JSON strings.
+    # Strict: `false` is not 0, "1" is not 1. FastAPI validates the decoded JSON in Python mode,
+    # where strict accepts only UUID, datetime and enum *instances*: input fields of those types
+    # are marked `strict=False` (`Strict(False)` on list items) to take their JSON string form.
     model_config = ConfigDict(strict=True, extra="forbid", from_attributes=True)
 
 

@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from flashfusion.authz.permission import Permission
 from flashfusion.db import AsyncSessionDep
 from flashfusion.exceptions import NotPermitted, ResourceNotFound, error_responses
 from flashfusion.kit.pagination import ListResource
@@ -20,7 +21,11 @@ OrganizationFilter = Annotated[
 ]
 
 
-@router.get("", response_model=ListResource[MemberSchema])
+@router.get(
+    "",
+    response_model=ListResource[MemberSchema],
+    responses=error_responses(ResourceNotFound, NotPermitted),
+)
 async def list(
     auth_subject: MembersRead,
     pagination: PaginationParamsDep,
@@ -49,13 +54,21 @@ async def update(
     id: ObjectID, body: MemberUpdate, auth_subject: MembersWrite, session: AsyncSessionDep
 ) -> object:
     """Change a member's role (to a role no higher than the caller's)."""
-    member = await member_service.get(session, auth_subject, id)
+    member = await member_service.get(
+        session,
+        auth_subject,
+        id,
+        permission=Permission.members_manage,
+        action="member.role_changed",
+    )
     return await member_service.update_role(session, auth_subject, member, Role(body.role))
 
 
 @router.delete("/{id}", status_code=204, responses=error_responses(ResourceNotFound, NotPermitted))
 async def delete(id: ObjectID, auth_subject: MembersWrite, session: AsyncSessionDep) -> Response:
     """Remove a member from the workspace; their API keys stop working."""
-    member = await member_service.get(session, auth_subject, id)
+    member = await member_service.get(
+        session, auth_subject, id, permission=Permission.members_manage, action="member.removed"
+    )
     await member_service.remove(session, auth_subject, member)
     return Response(status_code=204)

@@ -2,7 +2,7 @@ import uuid
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import ScalarSelect, Select, SQLColumnExpression, func, select, update
 from sqlalchemy.orm import contains_eager
 
 from flashfusion.kit.repository import Repository
@@ -17,6 +17,22 @@ class MemberRepository(Repository[Member]):
             Member.organization_id == organization_id, Member.user_id == user_id
         )
         return await self.get_one_or_none(statement)
+
+    @staticmethod
+    def role_in(
+        organization_id: SQLColumnExpression[uuid.UUID], user_id: SQLColumnExpression[uuid.UUID]
+    ) -> ScalarSelect[Role]:
+        """The user's current role in the organization (NULL if not a member) as a correlated
+        subquery, so that a caller reads the membership in its own statement."""
+        return (
+            select(Member.role)
+            .where(
+                Member.organization_id == organization_id,
+                Member.user_id == user_id,
+                Member.deleted_at.is_(None),
+            )
+            .scalar_subquery()
+        )
 
     async def get_organization_ids_of_user(self, user_id: uuid.UUID) -> list[uuid.UUID]:
         statement = select(Member.organization_id).where(

@@ -33,8 +33,19 @@ class MemberService:
         return await repository.paginate(repository.statement_with_users(readable), pagination)
 
     async def get(
-        self, session: AsyncSession, auth_subject: AuthSubject[Subject], id: uuid.UUID
+        self,
+        session: AsyncSession,
+        auth_subject: AuthSubject[Subject],
+        id: uuid.UUID,
+        *,
+        permission: Permission = Permission.members_read,
+        action: str = "member.read",
     ) -> Member:
+        """The member (404 if missing or foreign), if the subject holds `permission` (403).
+
+        Write paths pass their own permission: a key with only `members:write` may change a
+        member it was not allowed to read separately.
+        """
         ids = set(await authz.get_accessible_org_ids(session, auth_subject))
         member = await MemberRepository.from_session(session).get_with_user(id, ids)
         if member is None:
@@ -43,8 +54,8 @@ class MemberService:
             session,
             auth_subject,
             member.organization_id,
-            Permission.members_read,
-            action="member.read",
+            permission,
+            action=action,
             target_type="member",
             target_id=member.id,
         )

@@ -1,7 +1,8 @@
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, select, update
 
 from flashfusion.kit.repository import Repository
 from flashfusion.models import RecoveryCode, User, UserToken, UserTokenPurpose, utc_now
@@ -44,6 +45,16 @@ class UserTokenRepository(Repository[UserToken]):
             .values(used_at=utc_now(), token_encrypted=None)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def count_since(
+        self, user_id: uuid.UUID, purpose: UserTokenPurpose, since: datetime
+    ) -> int:
+        statement = select(func.count()).where(
+            UserToken.user_id == user_id,
+            UserToken.purpose == purpose,
+            UserToken.created_at >= since,
+        )
+        return int((await self.session.execute(statement)).scalar_one())
 
     async def invalidate_unused(self, user_id: uuid.UUID, purpose: UserTokenPurpose) -> None:
         await self.session.execute(

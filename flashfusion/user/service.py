@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flashfusion.audit.repository import AuditEventRepository
 from flashfusion.audit.service import audit as audit_service
 from flashfusion.auth import throttle
 from flashfusion.auth.models import AuthSubject
@@ -27,6 +28,10 @@ from flashfusion.kit.request_context import get_request_context
 from flashfusion.models import Outcome, User, UserToken, UserTokenPurpose, utc_now
 from flashfusion.user import mfa
 from flashfusion.user.repository import RecoveryCodeRepository, UserRepository, UserTokenRepository
+
+# Anti-flooding of mailboxes through sign-up, resend and forgot-password forms.
+EMAIL_COOLDOWN = timedelta(seconds=60)
+MAX_EMAILS_PER_HOUR = 5
 
 
 class PasswordRejected(UnprocessableEntity):
@@ -99,13 +104,16 @@ class UserService:
         validate_password(password, email)
         existing = await self.get_by_email(session, email)
         if existing is not None:
-            await enqueue(
-                session,
-                "email.account_exists",
-                str(existing.id),
-                organization_id=None,
-                summary="Sign-up attempt on an existing account",
-            )
+            # Pay for a hash as a new sign-up does, so timing doesn't tell the two apart.
+            hash_password(password)
+            if not await self._recent_signup_attempt(session, existing):
+                await enqueue(
+                    session,
+                    "email.account_exists",
+                    str(existing.id),
+                    organization_id=None,
+                    summary="Sign-up attempt on an existing account",
+                )
             audit_service.record_denied(
                 session,
                 None,
@@ -126,9 +134,28 @@ class UserService:
         await audit_service.record(session, _subject(user), action="user.signup")
         return SignupResult(user=user, existed=False)
 
+    async def _recent_signup_attempt(self, session: AsyncSession, user: User) -> bool:
+        """One "someone tried to sign up" email per address per EMAIL_COOLDOWN at most."""
+        return await AuditEventRepository.from_session(session).exists_for_user(
+            user.id, action="user.signup", since=utc_now() - EMAIL_COOLDOWN
+        )
+
+    async def _may_mail(self, session: AsyncSession, user: User, purpose: UserTokenPurpose) -> bool:
+        """Limit mail per address: one link per minute, five per hour (anti-flooding)."""
+        repository = UserTokenRepository.from_session(session)
+        now = utc_now()
+        if await repository.count_since(user.id, purpose, now - EMAIL_COOLDOWN):
+            return False
+        return await repository.count_since(user.id, purpose, now - timedelta(hours=1)) < (
+            MAX_EMAILS_PER_HOUR
+        )
+
     async def _issue_token(
         self, session: AsyncSession, user: User, purpose: UserTokenPurpose, ttl: int
-    ) -> UserToken:
+    ) -> UserToken | None:
+        """A fresh single-use link, mailed by a job; None when the address had enough mail."""
+        if not await self._may_mail(session, user, purpose):
+            return None
         repository = UserTokenRepository.from_session(session)
         await repository.invalidate_unused(user.id, purpose)
         secret = random_token()

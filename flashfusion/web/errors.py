@@ -31,9 +31,15 @@ class LoginRequired(Exception):
 
 
 def render_web_error(
-    request: Request, status_code: int, detail: str, headers: Mapping[str, str] | None = None
+    request: Request,
+    status_code: int,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    redirect_back: bool = True,
 ) -> Response:
-    if request.method == "POST" and status_code < 500:
+    # 429 is shown in place so that its Retry-After header reaches the client.
+    if redirect_back and request.method == "POST" and status_code < 500 and status_code != 429:
         response: Response = RedirectResponse(safe_back_url(request), status_code=303)
         flash(response, "error", detail)
         return response

@@ -1,6 +1,7 @@
 """Sign-up, email verification, sign-in with 2FA, sign-out, password reset."""
 
 from typing import Annotated
+from urllib.parse import quote
 
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Form, Request
@@ -161,7 +162,7 @@ async def login(
         return _login_success(result, next)
     if result.status == LoginStatus.mfa_required:
         assert result.token is not None
-        response = RedirectResponse(f"/login/2fa?next={next}", status_code=303)
+        response = RedirectResponse(f"/login/2fa?next={quote(next, safe='/')}", status_code=303)
         set_cookie(
             response, MFA_COOKIE, result.token, max_age=get_settings().MFA_CHALLENGE_TIMEOUT_SECONDS
         )
@@ -257,7 +258,7 @@ async def reset(
             session, secret=token, new_password=password, second_factor=code or None
         )
     except AppError as e:
-        if e.status_code == 410:
+        if e.status_code in (410, 429):
             raise
         user = await user_service.check_token(session, token, UserTokenPurpose.reset_password)
         return render(

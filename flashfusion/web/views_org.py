@@ -1,7 +1,7 @@
 """Workspaces: overview, settings, members and invitations, API keys, audit log, jobs."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -348,13 +348,16 @@ async def revoke_api_key(
 # --- audit log ------------------------------------------------------------------------
 
 
-def _parse_date(value: str | None, field: str) -> datetime | None:
+def _parse_date(value: str | None, field: str, *, end_of_day: bool = False) -> datetime | None:
+    """A date (or date-time) from a filter box, in UTC; a bare "until" date includes that day."""
     if not value:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as e:
         raise BadRequest(f"{field}: use a date like 2026-11-25.") from e
+    if end_of_day and len(value) == 10:
+        parsed += timedelta(days=1)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -368,7 +371,7 @@ def _filters(
         actor=(actor or "").strip()[:320] or None,
         outcome=outcome or None,
         since=_parse_date(since, "since"),
-        until=_parse_date(until, "until"),
+        until=_parse_date(until, "until", end_of_day=True),
     )
 
 

@@ -1,0 +1,45 @@
+"""benchmarks/api_overhead.py end to end, tiny: it sets up, checks both servers return the same
+body, measures, and prints every figure the docs quote."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "api_overhead.py"
+
+
+@pytest.mark.slow
+def test_api_overhead_prints_its_figures() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHFUSION_")}
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--database", "sqlite", "--duration", "1", "--rounds", "1"]
+        + ["--closed-loop", "python", "--rate", "20"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    out = done.stdout
+    assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
+    assert "responses: identical JSON bodies (20 items, total_count 50 of 50 seeded)" in out
+    for name in ("real", "bare", "orm"):
+        assert re.search(
+            rf"round 1  {name} +\d+\.\d req/s  p50 [\d.]+ ms  p99 [\d.]+ ms  errors 0  "
+            r"server CPU [\d.]+ ms/request",
+            out,
+        ), out
+    assert re.search(r"ratio real/bare \d\.\d\d \(per round: \d\.\d\d\)", out), out
+    for name in ("real", "bare"):
+        # 20 requests/s for 1 s: exactly 20 sent, all answered.
+        assert re.search(rf"  {name}  sent 20  ok 20  errors 0  p50 [\d.]+ ms", out), out
+    assert re.search(
+        r"targets: throughput ratio >= 0\.7: (MET|MISSED) \(\d\.\d\d\); "
+        r"real p99 < 50 ms at 20 req/s: (MET|MISSED) \([\d.]+ ms\); errors: 0",
+        out,
+    ), out
+    assert re.search(r"sqlite +throughput real \d+ / bare \d+ req/s = \d\.\d\d", out), out

@@ -1,0 +1,241 @@
+"""Property-based API test: schemathesis over the app's own /openapi.json.
+
+Every operation gets generated requests (valid and invalid), plus requests aimed at real objects
+of the caller's workspace and of a second workspace, sent in-process as tenant A's owner key
+(all scopes). Every response must be a non-5xx, with a documented status code, content type and
+body schema; error responses included.
+
+Schemathesis' own ASGI transport runs the app on a separate event loop and thread, which cannot
+share the test's database connection (the transaction every test rolls back). So schemathesis
+generates the cases (Hypothesis, derandomized, no shrinking), the test's httpx client sends
+them, and schemathesis judges each response with its checks.
+"""
+
+from collections import Counter
+from typing import Any
+
+import httpx
+import requests
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import Case, GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flashfusion.auth.scope import ALL_SCOPES
+from flashfusion.models import Role
+from tests.fixtures.objects import Tenant, create_api_key, create_tenant
+from tests.test_tenant_isolation import Kind, create_object
+
+BASE_URL = "http://testserver"
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 8}
+MIN_CALLS = 300
+
+# Which object kind a path's `{id}` names, and the state its happy path needs.
+ID_KINDS: dict[str, list[tuple[Kind, str | None]]] = {
+    "/api/v1/organizations/{id}": [("organization", None)],
+    "/api/v1/members/{id}": [("member", None)],
+    "/api/v1/invitations/{id}": [("invitation", None)],
+    "/api/v1/api_keys/{id}": [("api_key", None)],
+    "/api/v1/audit_events/exports/{id}": [("audit_export", None)],
+    "/api/v1/audit_events/exports/{id}/download": [("audit_export", None)],
+    "/api/v1/jobs/{id}": [("job", "enqueued")],
+    "/api/v1/jobs/{id}/cancel": [("job", "enqueued")],
+    "/api/v1/jobs/{id}/resume": [("job", "cancelled")],
+    "/api/v1/jobs/{id}/retry": [("job", "cancelled")],
+}
+METHOD_ORDER = {"GET": 0, "POST": 1, "PATCH": 2, "DELETE": 3}
+
+
+def generate(operation: Any, mode: GenerationMode, count: int) -> list[Case]:
+    """Up to `count` cases, the same ones on every run: derandomized, never shrunk."""
+    cases: list[Case] = []
+
+    @settings(
+        max_examples=count,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(operation.as_strategy(generation_mode=mode))
+    def collect(case: Case) -> None:
+        cases.append(case)
+
+    collect()
+    return cases
+
+
+async def send(client: httpx.AsyncClient, case: Case, token: str) -> httpx.Response:
+    """Send exactly what schemathesis would put on the wire, through the test's client."""
+    kwargs = case.as_transport_kwargs(base_url=BASE_URL, headers=bearer_header(token))
+    prepared = requests.Request(
+        method=kwargs["method"],
+        url=kwargs["url"],
+        headers=kwargs.get("headers"),
+        params=kwargs.get("params"),
+        json=kwargs.get("json"),
+        data=kwargs.get("data"),
+        cookies=kwargs.get("cookies"),
+    ).prepare()
+    assert prepared.method is not None
+    assert prepared.url is not None
+    body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
+    return await client.request(
+        prepared.method, prepared.url, headers=dict(prepared.headers), content=body
+    )
+
+
+def bearer_header(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def seeded_cases(schema: Any, session: AsyncSession, a: Tenant, b: Tenant) -> list[Case]:
+    """Requests aimed at real objects of both tenants, in an order that keeps the caller alive:
+    reads first, then changes, then deletions."""
+    cases: list[Case] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        body_example = None
+        if operation.body:
+            [body_example] = generate(operation, GenerationMode.POSITIVE, 1)
+        names = {p.name for p in operation.query}
+        for tenant in (a, b):
+            if "organization_id" in names:
+                cases.append(operation.Case(query={"organization_id": str(tenant.organization.id)}))
+            for kind, state in ID_KINDS.get(operation.path, []):
+                object_id = await create_object(
+                    session, tenant.organization, tenant, kind, state, "seed"
+                )
+                kwargs: dict[str, Any] = {"path_parameters": {"id": str(object_id)}}
+                if body_example is not None:
+                    kwargs["body"] = body_example.body
+                    kwargs["media_type"] = body_example.media_type
+                cases.append(operation.Case(**kwargs))
+        if operation.path == "/api/v1/members/{id}":
+            # The owner, whom nobody can change or remove over the API (a documented 403).
+            owner_id = str(a.members[Role.owner].id)
+            kwargs = {"path_parameters": {"id": owner_id}}
+            if body_example is not None:
+                kwargs.update(body=body_example.body, media_type=body_example.media_type)
+            cases.append(operation.Case(**kwargs))
+    return sorted(cases, key=lambda c: METHOD_ORDER.get(c.method, 9))
+
+
+async def test_api_conforms_to_its_schema(
+    session: AsyncSession, app: FastAPI, tenant: Tenant
+) -> None:
+    # Unlike the shared `client`, this one turns an unhandled exception into the 500 a real
+    # server sends, so that `not_a_server_error` judges it along with everything else.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        await run_schemathesis(session, client, tenant)
+
+
+async def run_schemathesis(
+    session: AsyncSession, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    other = await create_tenant(session, "B")
+    # The caller's key is made for this run, so no generated or seeded request can revoke it.
+    _, token = await create_api_key(
+        session, organization=tenant.organization, user=tenant.owner, scopes=ALL_SCOPES
+    )
+    document = (await client.get("/openapi.json")).json()
+    schema = schemathesis.openapi.from_dict(document)
+
+    cases: list[tuple[str, Case]] = []
+    operations = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operations.append(operation.label)
+        for mode, count in EXAMPLES.items():
+            if mode == GenerationMode.NEGATIVE and not (
+                operation.path_parameters or operation.query or operation.body
+            ):
+                continue  # nothing to make invalid
+            cases.extend((mode.value, case) for case in generate(operation, mode, count))
+    cases.extend(("seeded", case) for case in await seeded_cases(schema, session, tenant, other))
+
+    failures: list[str] = []
+    calls: Counter[str] = Counter()
+    successes: Counter[str] = Counter()
+    statuses: Counter[int] = Counter()
+    for origin, case in cases:
+        response = await send(client, case, token)
+        label = case.operation.label
+        calls[label] += 1
+        statuses[response.status_code] += 1
+        if origin != "negative":
+            # Valid requests carry the owner's all-scopes key: never refused as a credential,
+            # and forbidden only to change or remove the owner (seeded on purpose).
+            refused = response.status_code == 401 or (
+                response.status_code == 403 and not label.endswith("/members/{id}")
+            )
+            assert not refused, f"{origin} {label}: {response.status_code} {response.text}"
+        if response.status_code < 300:
+            successes[label] += 1
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except FailureGroup as group:
+            failures.append(
+                f"{label} -> {response.status_code} {response.text[:200]}\n"
+                f"  request: {response.request.method} {response.request.url} "
+                f"{response.request.content[:200]!r}\n"
+                + "\n".join(f"  {f.title}: {f.message}" for f in group.exceptions)
+            )
+
+    assert not failures, f"{len(failures)} non-conforming responses:\n" + "\n".join(failures[:25])
+    assert sum(calls.values()) >= MIN_CALLS, calls
+    assert set(calls) == set(operations), "some operation was never called"
+    assert set(successes) == set(operations), (
+        f"operations that never answered 2xx: {sorted(set(operations) - set(successes))}"
+    )
+    # The run covered both sides: accepted requests and refusals of invalid ones.
+    assert statuses[422] > 0, statuses
+    assert statuses[404] > 0, statuses
+
+
+def test_generation_is_deterministic() -> None:
+    """Two generations of the same operation give the same cases (derandomized, no database)."""
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/items/{id}": {
+                "get": {
+                    "parameters": [
+                        {
+                            "name": "id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer"},
+                        },
+                        {"name": "q", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+    }
+    operation = schemathesis.openapi.from_dict(document)["/items/{id}"]["GET"]
+    first = generate(operation, GenerationMode.POSITIVE, 10)
+    second = generate(operation, GenerationMode.POSITIVE, 10)
+    assert len(first) == 10
+    assert [(c.path_parameters, c.query) for c in first] == [
+        (c.path_parameters, c.query) for c in second
+    ]
+    assert len({str(c.path_parameters) + str(c.query) for c in first}) > 1

@@ -1,0 +1,862 @@
+"""Tenant isolation matrix, built from the route table.
+
+Every `/api/v1` operation is called by {anonymous, each role of tenant A, an API key holding only
+the route's scope, a key lacking it, a revoked key} with {no id, an own id, a foreign (tenant B)
+id, a missing id, a malformed id}. The test passes only if:
+
+- each call gets the status the role -> permission table and the key's scopes predict;
+- a foreign id gets exactly the response a missing id gets (no existence oracle);
+- no tenant-B marker string appears in any response to tenant A;
+- tenant B's rows are unchanged after every call, and tenant A's rows after every refused call.
+
+`ROUTES` is the registry: a route that is not in it (or an entry for a route that is gone) fails
+`test_registry_matches_the_route_table`.
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+
+import fastapi.routing
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from sqlalchemy import Uuid, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flashfusion.audit.service import audit as audit_service
+from flashfusion.auth.dependencies import Authenticator
+from flashfusion.auth.models import AuthSubject
+from flashfusion.auth.scope import ALL_SCOPES, Scope
+from flashfusion.authz.permission import PERMISSION_SCOPE, ROLE_PERMISSIONS, Permission
+from flashfusion.jobs.enqueue import enqueue
+from flashfusion.jobs.repository import JobRepository
+from flashfusion.kit.crypto import random_token, sha256_hex
+from flashfusion.models import AuditExport, ExportStatus, Invitation, Organization, Role, utc_now
+from tests.fixtures.objects import (
+    Tenant,
+    add_member,
+    bearer,
+    create_api_key,
+    create_organization,
+    create_user,
+)
+
+API = "/api/v1"
+
+# --- the registry ---------------------------------------------------------------------------
+
+Kind = Literal["organization", "member", "invitation", "api_key", "audit_export", "job"]
+IdKind = Literal["none", "own", "foreign", "missing", "malformed"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """The id a route acts on: what kind of object, and where the id travels."""
+
+    kind: Kind
+    where: Literal["path", "query", "body"]
+    # The state an object must be in for the valid call to succeed (jobs: cancel vs resume).
+    state: Literal["enqueued", "cancelled"] | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a check needs to know about the call it judges."""
+
+    own_id: uuid.UUID | None
+    organization: Organization
+    role: Role
+    key_scopes: frozenset[Scope]
+    body: dict[str, Any] | None
+
+
+Check = Callable[[httpx.Response, Call], None]
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    # The scope the route's authenticator demands (None: any valid key).
+    scope: Scope | None
+    # Role permissions the valid call needs; the first is the one the scope stands for.
+    permissions: tuple[Permission, ...]
+    ok_status: int
+    target: Target | None = None
+    body: Callable[[str], dict[str, Any]] | None = None
+    # The valid call consumes or changes its object: give every call a new one.
+    fresh: bool = False
+    check: Check | None = None
+
+
+def _json(response: httpx.Response) -> Any:
+    return response.json()
+
+
+def check_me(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert body["organization_id"] == str(call.organization.id)
+    assert body["role"] == call.role.value
+    assert body["scopes"] == sorted(s.value for s in call.key_scopes)
+    assert body["effective_permissions"] == sorted(
+        p.value for p in ROLE_PERMISSIONS[call.role] if PERMISSION_SCOPE[p] in call.key_scopes
+    )
+
+
+def check_same_id(response: httpx.Response, call: Call) -> None:
+    assert _json(response)["id"] == str(call.own_id)
+
+
+def check_organization_list(response: httpx.Response, call: Call) -> None:
+    assert [o["id"] for o in _json(response)["items"]] == [str(call.organization.id)]
+
+
+def check_non_empty_page(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert body["items"], "the caller may read these rows, so its own must be listed"
+    assert len(body["items"]) == min(body["pagination"]["total_count"], 20)  # default page size
+
+
+def check_organization_renamed(response: httpx.Response, call: Call) -> None:
+    assert call.body is not None
+    body = _json(response)
+    assert (body["id"], body["name"]) == (str(call.own_id), call.body["name"])
+
+
+def check_member_role(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["id"], body["role"]) == (str(call.own_id), "editor")
+
+
+def check_no_content(response: httpx.Response, call: Call) -> None:
+    assert response.content == b""
+
+
+def check_revoked(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["id"], body["status"]) == (str(call.own_id), "revoked")
+
+
+def check_invitation_created(response: httpx.Response, call: Call) -> None:
+    assert call.body is not None
+    body = _json(response)
+    assert (body["email"], body["role"], body["status"]) == (
+        call.body["email"],
+        "viewer",
+        "pending",
+    )
+
+
+def check_key_created(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert body["token"].startswith("ffk_")
+    assert body["scopes"] == ["api_keys:write"]
+    assert body["status"] == "active"
+
+
+def check_export_created(response: httpx.Response, call: Call) -> None:
+    assert _json(response)["status"] == "pending"
+
+
+def check_csv(response: httpx.Response, call: Call) -> None:
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.text == f"created_at,action\n{OWN_LABEL} {call.own_id}\n"
+
+
+def check_job_status(status: str) -> Check:
+    def check(response: httpx.Response, call: Call) -> None:
+        body = _json(response)
+        assert (body["id"], body["status"]) == (str(call.own_id), status)
+
+    return check
+
+
+def check_job_retried(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert body["retry_of_job_id"] == str(call.own_id)
+    assert body["id"] != str(call.own_id)
+    assert body["status"] == "ENQUEUED"
+
+
+P = Permission
+ON_ORGANIZATION_QUERY = Target("organization", "query")
+ON_ORGANIZATION_BODY = Target("organization", "body")
+
+ROUTES: dict[tuple[str, str], RouteSpec] = {
+    ("GET", f"{API}/me"): RouteSpec(None, (), 200, check=check_me),
+    ("GET", f"{API}/organizations"): RouteSpec(
+        Scope.organizations_read, (P.organization_read,), 200, check=check_organization_list
+    ),
+    ("GET", f"{API}/organizations/{{id}}"): RouteSpec(
+        Scope.organizations_read,
+        (P.organization_read,),
+        200,
+        Target("organization", "path"),
+        check=check_same_id,
+    ),
+    ("PATCH", f"{API}/organizations/{{id}}"): RouteSpec(
+        Scope.organizations_write,
+        (P.organization_manage,),
+        200,
+        Target("organization", "path"),
+        body=lambda n: {"name": f"Renamed {n}"},
+        check=check_organization_renamed,
+    ),
+    ("GET", f"{API}/members"): RouteSpec(
+        Scope.members_read,
+        (P.members_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_non_empty_page,
+    ),
+    ("GET", f"{API}/members/{{id}}"): RouteSpec(
+        Scope.members_read, (P.members_read,), 200, Target("member", "path"), check=check_same_id
+    ),
+    # Changing or removing a member first reads it: the key needs members:read as well.
+    ("PATCH", f"{API}/members/{{id}}"): RouteSpec(
+        Scope.members_write,
+        (P.members_manage,),
+        200,
+        Target("member", "path"),
+        body=lambda n: {"role": "editor"},
+        fresh=True,
+        check=check_member_role,
+    ),
+    ("DELETE", f"{API}/members/{{id}}"): RouteSpec(
+        Scope.members_write,
+        (P.members_manage,),
+        204,
+        Target("member", "path"),
+        fresh=True,
+        check=check_no_content,
+    ),
+    ("GET", f"{API}/invitations"): RouteSpec(
+        Scope.members_read,
+        (P.members_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_non_empty_page,
+    ),
+    ("POST", f"{API}/invitations"): RouteSpec(
+        Scope.members_write,
+        (P.members_manage,),
+        201,
+        ON_ORGANIZATION_BODY,
+        body=lambda n: {"email": f"invitee-{n}@example.com", "role": "viewer"},
+        check=check_invitation_created,
+    ),
+    ("DELETE", f"{API}/invitations/{{id}}"): RouteSpec(
+        Scope.members_write,
+        (P.members_manage,),
+        200,
+        Target("invitation", "path"),
+        fresh=True,
+        check=check_revoked,
+    ),
+    ("GET", f"{API}/api_keys"): RouteSpec(
+        Scope.api_keys_read,
+        (P.api_keys_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_non_empty_page,
+    ),
+    ("POST", f"{API}/api_keys"): RouteSpec(
+        Scope.api_keys_write,
+        (P.api_keys_manage,),
+        201,
+        ON_ORGANIZATION_BODY,
+        body=lambda n: {"name": f"key {n}", "scopes": ["api_keys:write"]},
+        check=check_key_created,
+    ),
+    ("GET", f"{API}/api_keys/{{id}}"): RouteSpec(
+        Scope.api_keys_read,
+        (P.api_keys_read,),
+        200,
+        Target("api_key", "path"),
+        check=check_same_id,
+    ),
+    # Revoking a key first reads it: the key needs api_keys:read as well.
+    ("DELETE", f"{API}/api_keys/{{id}}"): RouteSpec(
+        Scope.api_keys_write,
+        (P.api_keys_manage,),
+        200,
+        Target("api_key", "path"),
+        fresh=True,
+        check=check_revoked,
+    ),
+    ("GET", f"{API}/audit_events"): RouteSpec(
+        Scope.audit_read,
+        (P.audit_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_non_empty_page,
+    ),
+    ("POST", f"{API}/audit_events/exports"): RouteSpec(
+        Scope.audit_read,
+        (P.audit_read,),
+        202,
+        ON_ORGANIZATION_BODY,
+        body=lambda n: {"action": "member."},
+        check=check_export_created,
+    ),
+    ("GET", f"{API}/audit_events/exports/{{id}}"): RouteSpec(
+        Scope.audit_read,
+        (P.audit_read,),
+        200,
+        Target("audit_export", "path"),
+        check=check_same_id,
+    ),
+    ("GET", f"{API}/audit_events/exports/{{id}}/download"): RouteSpec(
+        Scope.audit_read, (P.audit_read,), 200, Target("audit_export", "path"), check=check_csv
+    ),
+    ("GET", f"{API}/jobs"): RouteSpec(
+        Scope.jobs_read,
+        (P.jobs_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_non_empty_page,
+    ),
+    ("GET", f"{API}/jobs/{{id}}"): RouteSpec(
+        Scope.jobs_read,
+        (P.jobs_read,),
+        200,
+        Target("job", "path", "enqueued"),
+        check=check_job_status("ENQUEUED"),
+    ),
+    # Cancel, resume and retry answer with the job re-read: the key needs jobs:read as well.
+    ("POST", f"{API}/jobs/{{id}}/cancel"): RouteSpec(
+        Scope.jobs_write,
+        (P.jobs_manage,),
+        200,
+        Target("job", "path", "enqueued"),
+        fresh=True,
+        check=check_job_status("CANCELLED"),
+    ),
+    ("POST", f"{API}/jobs/{{id}}/resume"): RouteSpec(
+        Scope.jobs_write,
+        (P.jobs_manage,),
+        200,
+        Target("job", "path", "cancelled"),
+        fresh=True,
+        check=check_job_status("ENQUEUED"),
+    ),
+    ("POST", f"{API}/jobs/{{id}}/retry"): RouteSpec(
+        Scope.jobs_write,
+        (P.jobs_manage,),
+        201,
+        Target("job", "path", "cancelled"),
+        fresh=True,
+        check=check_job_retried,
+    ),
+}
+
+ID_KINDS: dict[str | None, tuple[IdKind, ...]] = {
+    None: ("none",),
+    "path": ("own", "foreign", "missing", "malformed"),
+    "query": ("none", "own", "foreign", "missing", "malformed"),
+    "body": ("none", "own", "foreign", "missing", "malformed"),
+}
+MALFORMED_ID = "not-a-uuid"
+OWN_LABEL = "own"
+
+# --- principals and what they should get ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    # The creator's role and the key's scopes; None for a caller that cannot authenticate.
+    role: Role | None
+    scopes: frozenset[Scope]
+    revoked: bool = False
+
+
+def principals(spec: RouteSpec) -> list[Principal]:
+    only = frozenset({spec.scope}) if spec.scope else frozenset()
+    return [
+        Principal("anonymous", None, frozenset()),
+        *(Principal(f"{role.value} key", role, ALL_SCOPES) for role in Role),
+        Principal("owner key with only the route's scope", Role.owner, only),
+        Principal("owner key without the route's scope", Role.owner, ALL_SCOPES - only),
+        Principal("revoked owner key", Role.owner, ALL_SCOPES, revoked=True),
+    ]
+
+
+@dataclass(frozen=True)
+class Expected:
+    status: int
+    error: str | None = None
+
+
+def allowed(spec: RouteSpec, role: Role, scopes: frozenset[Scope]) -> bool:
+    """What the table says: every permission in the role, and its scope in the key."""
+    return all(
+        p in ROLE_PERMISSIONS[role] and PERMISSION_SCOPE[p] in scopes for p in spec.permissions
+    )
+
+
+def expected(spec: RouteSpec, principal: Principal, id_kind: IdKind) -> Expected:
+    if principal.role is None or principal.revoked:
+        return Expected(401, "Unauthorized")
+    if spec.scope is not None and spec.scope not in principal.scopes:
+        return Expected(403, "InsufficientScope")
+    if id_kind == "malformed":
+        return Expected(422, "RequestValidationError")
+    if id_kind in ("foreign", "missing"):
+        # Found (or not) before any permission check: a foreign id tells nothing.
+        return Expected(404, "ResourceNotFound")
+    if allowed(spec, principal.role, principal.scopes):
+        return Expected(spec.ok_status)
+    return Expected(403, "NotPermitted")
+
+
+# --- the two tenants ------------------------------------------------------------------------
+
+TENANT_TABLES = (
+    ("organizations", "id"),
+    ("members", "organization_id"),
+    ("invitations", "organization_id"),
+    ("api_keys", "organization_id"),
+    ("jobs", "organization_id"),
+    ("audit_exports", "organization_id"),
+)
+# Written by every authenticated call (at most once a minute), then rolled back on refusal.
+USAGE_COLUMNS = {"last_used_at", "last_used_ip"}
+
+
+def _by_org(sql: str) -> Any:
+    return text(sql).bindparams(bindparam("org", type_=Uuid()))
+
+
+async def tenant_rows(
+    session: AsyncSession, organization_id: uuid.UUID, *, of_caller: bool
+) -> dict[str, Any]:
+    """Every row a tenant owns and its jobs' DBOS status; for the other tenant, also the count
+    of its audit events. The caller's own audit log grows with its refusals, and its keys'
+    usage stamps move as they authenticate: those are left out for the caller."""
+    ignored = USAGE_COLUMNS if of_caller else set()
+    rows: dict[str, Any] = {}
+    for table, column in TENANT_TABLES:
+        result = await session.execute(
+            _by_org(f"SELECT * FROM {table} WHERE {column} = :org ORDER BY id"),
+            {"org": organization_id},
+        )
+        keys = list(result.keys())
+        rows[table] = [
+            tuple(v for k, v in zip(keys, row, strict=True) if k not in ignored)
+            for row in result.all()
+        ]
+    status_table = (
+        "workflow_status" if session.get_bind().dialect.name == "sqlite" else "dbos.workflow_status"
+    )
+    result = await session.execute(
+        _by_org(
+            f"SELECT workflow_uuid, status, queue_name FROM {status_table} WHERE workflow_uuid IN "
+            "(SELECT workflow_id FROM jobs WHERE organization_id = :org) ORDER BY workflow_uuid"
+        ),
+        {"org": organization_id},
+    )
+    rows["workflow_status"] = [tuple(row) for row in result.all()]
+    if not of_caller:
+        result = await session.execute(
+            _by_org("SELECT count(*) FROM audit_events WHERE organization_id = :org"),
+            {"org": organization_id},
+        )
+        rows["audit_events"] = result.scalar_one()
+    return rows
+
+
+async def create_invitation(
+    session: AsyncSession, organization: Organization, email: str
+) -> Invitation:
+    invitation = Invitation(
+        id=uuid.uuid4(),
+        organization_id=organization.id,
+        email=email,
+        role=Role.viewer,
+        token_hash=sha256_hex(random_token()),
+        expires_at=utc_now() + timedelta(days=7),
+    )
+    session.add(invitation)
+    await session.flush()
+    return invitation
+
+
+async def create_object(
+    session: AsyncSession,
+    organization: Organization,
+    owner: Tenant | None,
+    kind: Kind,
+    state: str | None,
+    label: str,
+) -> uuid.UUID:
+    """A new object of `kind` in `organization`, ready for the route's valid call."""
+    if kind == "organization":
+        return organization.id
+    if kind == "member":
+        user = await create_user(
+            session, email=f"{label}-member-{uuid.uuid4().hex[:8]}@example.com"
+        )
+        return (await add_member(session, organization, user, Role.viewer)).id
+    if kind == "invitation":
+        email = f"{label}-invitee-{uuid.uuid4().hex[:8]}@example.com"
+        return (await create_invitation(session, organization, email)).id
+    if kind == "api_key":
+        assert owner is not None
+        key, _ = await create_api_key(
+            session, organization=organization, user=owner.owner, name=f"{label} extra key"
+        )
+        return key.id
+    if kind == "audit_export":
+        export_id = uuid.uuid4()
+        content = f"created_at,action\n{label} {export_id}\n".encode()
+        session.add(
+            AuditExport(
+                id=export_id,
+                organization_id=organization.id,
+                filters={"actor": label},
+                status=ExportStatus.done,
+                rows_total=1,
+                rows_written=1,
+                content=content,
+                byte_size=len(content),
+                completed_at=utc_now(),
+            )
+        )
+        await session.flush()
+        return export_id
+    if kind == "job":
+        job = await enqueue(
+            session,
+            "diagnostics.selftest",
+            "1",
+            "0",
+            organization_id=organization.id,
+            summary=f"{label} job",
+        )
+        if state == "cancelled":
+            assert await JobRepository.from_session(session).cancel(job.workflow_id)
+        return job.id
+    raise AssertionError(f"unknown kind {kind}")
+
+
+@dataclass
+class World:
+    a: Tenant
+    b: Tenant
+    marker: str
+    # Tenant B's object of each (kind, state), in a state where the call would succeed.
+    foreign: dict[tuple[Kind, str | None], uuid.UUID] = field(default_factory=dict)
+    # Tenant A's shared objects, for routes that leave them as they are.
+    own: dict[tuple[Kind, str | None], uuid.UUID] = field(default_factory=dict)
+
+
+async def create_marked_tenant(session: AsyncSession, marker: str) -> Tenant:
+    """Tenant B: every name, address and label carries `marker`, so any leak is visible."""
+    users = {
+        role: await create_user(session, email=f"{marker}-{role.value}@example.com")
+        for role in Role
+    }
+    organization = await create_organization(session, name=f"{marker} Workspace")
+    members = {}
+    tokens = {}
+    for role, user in users.items():
+        members[role] = await add_member(session, organization, user, role)
+        _, tokens[role] = await create_api_key(
+            session, organization=organization, user=user, name=f"{marker} {role.value} key"
+        )
+    return Tenant(organization, users[Role.owner], users, members, tokens)
+
+
+STATES: tuple[tuple[Kind, str | None], ...] = (
+    ("organization", None),
+    ("member", None),
+    ("invitation", None),
+    ("api_key", None),
+    ("audit_export", None),
+    ("job", "enqueued"),
+    ("job", "cancelled"),
+)
+
+
+async def build_world(session: AsyncSession, a: Tenant) -> World:
+    marker = f"zqmarker{uuid.uuid4().hex[:10]}"
+    b = await create_marked_tenant(session, marker)
+    world = World(a=a, b=b, marker=marker)
+    for kind, state in STATES:
+        world.foreign[(kind, state)] = await create_object(
+            session, b.organization, b, kind, state, marker
+        )
+        world.own[(kind, state)] = await create_object(
+            session, a.organization, a, kind, state, OWN_LABEL
+        )
+    # Each tenant has audit history; B's mentions the marker (its actor is B's owner).
+    for tenant in (a, b):
+        await audit_service.record(
+            session,
+            AuthSubject(tenant.owner),
+            action="organization.updated",
+            organization_id=tenant.organization.id,
+            target_type="organization",
+            target_id=tenant.organization.id,
+            details={"name": tenant.organization.name},
+        )
+    await session.flush()
+    return world
+
+
+# --- the matrix -----------------------------------------------------------------------------
+
+
+def _describe(response: httpx.Response) -> str:
+    return f"{response.status_code} {response.text[:300]}"
+
+
+def _same_response(response: httpx.Response) -> tuple[int, str | None, bytes]:
+    return response.status_code, response.headers.get("content-type"), response.content
+
+
+@pytest.mark.parametrize("operation", sorted(ROUTES), ids=lambda op: f"{op[0]} {op[1]}")
+async def test_route_isolation(
+    operation: tuple[str, str], session: AsyncSession, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    method, path = operation
+    spec = ROUTES[operation]
+    world = await build_world(session, tenant)
+    b_before = await tenant_rows(session, world.b.organization.id, of_caller=False)
+
+    tokens: dict[str, str | None] = {}
+    for principal in principals(spec):
+        if principal.role is None:
+            tokens[principal.name] = None
+        elif principal.scopes == ALL_SCOPES and not principal.revoked:
+            tokens[principal.name] = tenant.tokens[principal.role]
+        else:
+            _, tokens[principal.name] = await create_api_key(
+                session,
+                organization=tenant.organization,
+                user=tenant.users[principal.role],
+                scopes=principal.scopes,
+                name=principal.name,
+                revoked=principal.revoked,
+            )
+
+    counter = 0
+    for principal in principals(spec):
+        responses: dict[IdKind, httpx.Response] = {}
+        for id_kind in ID_KINDS[spec.target.where if spec.target else None]:
+            counter += 1
+            where = f"{method} {path} as {principal.name} with {id_kind} id"
+            target = spec.target
+            own_id: uuid.UUID | None = None
+            object_id: str | None = None
+            if target is not None and id_kind != "none":
+                if id_kind == "own":
+                    if spec.fresh:
+                        own_id = await create_object(
+                            session,
+                            tenant.organization,
+                            tenant,
+                            target.kind,
+                            target.state,
+                            OWN_LABEL,
+                        )
+                    else:
+                        own_id = world.own[(target.kind, target.state)]
+                    object_id = str(own_id)
+                elif id_kind == "foreign":
+                    object_id = str(world.foreign[(target.kind, target.state)])
+                elif id_kind == "missing":
+                    object_id = str(uuid.uuid4())
+                else:
+                    object_id = MALFORMED_ID
+            elif target is not None and target.where != "path":
+                # No id: the route falls back to the caller's own workspace.
+                own_id = tenant.organization.id
+
+            url = path
+            params: dict[str, str] = {}
+            body = spec.body(f"{counter}-{uuid.uuid4().hex[:6]}") if spec.body else None
+            if target is not None and object_id is not None:
+                if target.where == "path":
+                    url = path.replace("{id}", object_id)
+                elif target.where == "query":
+                    params["organization_id"] = object_id
+                else:
+                    body = {**(body or {}), "organization_id": object_id}
+            if method in ("POST", "PATCH") and body is None:
+                body = {}
+
+            token = tokens[principal.name]
+            want = expected(spec, principal, id_kind)
+            if want.status >= 400:
+                a_before = await tenant_rows(session, tenant.organization.id, of_caller=True)
+            response = await client.request(
+                method,
+                url,
+                params=params,
+                json=body,
+                headers=bearer(token) if token else {},
+            )
+            responses[id_kind] = response
+
+            assert response.status_code == want.status, (
+                f"{where}: expected {want.status}, got {_describe(response)}"
+            )
+            if want.error is not None:
+                error = response.json()
+                assert error["error"] == want.error, f"{where}: {_describe(response)}"
+                assert isinstance(error["detail"], str), where
+                assert error["detail"], where
+                if want.error == "RequestValidationError":
+                    assert target is not None
+                    field_name = {
+                        "path": "path.id",
+                        "query": "query.organization_id",
+                        "body": "organization_id",
+                    }[target.where]
+                    assert error["detail"].startswith(f"{field_name}: "), f"{where}: {error}"
+                else:
+                    assert set(error) == {"error", "detail"}, f"{where}: {error}"
+            if want.status == 401:
+                assert response.headers["www-authenticate"].startswith("Bearer"), where
+
+            exposed = (response.text + repr(dict(response.headers))).lower()
+            assert world.marker not in exposed, f"{where}: tenant B's data leaked: {response.text}"
+
+            b_after = await tenant_rows(session, world.b.organization.id, of_caller=False)
+            assert b_after == b_before, f"{where}: tenant B's rows changed"
+            if want.status >= 400:
+                a_after = await tenant_rows(session, tenant.organization.id, of_caller=True)
+                assert a_after == a_before, f"{where}: a refused call changed tenant A's rows"
+
+            if want.status < 300:
+                assert principal.role is not None
+                if response.headers.get("content-type", "").startswith("application/json"):
+                    _assert_only_own_rows(response.json(), tenant.organization.id, where)
+                if spec.check is not None:
+                    call = Call(
+                        own_id=own_id,
+                        organization=tenant.organization,
+                        role=principal.role,
+                        key_scopes=principal.scopes,
+                        body=body,
+                    )
+                    try:
+                        spec.check(response, call)
+                    except AssertionError as e:
+                        raise AssertionError(f"{where}: {e}; got {_describe(response)}") from e
+
+        if "foreign" in responses:
+            assert _same_response(responses["foreign"]) == _same_response(responses["missing"]), (
+                f"{method} {path} as {principal.name}: a foreign id answers "
+                f"{_describe(responses['foreign'])}, a missing one {_describe(responses['missing'])}"
+            )
+
+    assert await tenant_rows(session, world.b.organization.id, of_caller=False) == b_before
+
+
+def _assert_only_own_rows(body: Any, organization_id: uuid.UUID, where: str) -> None:
+    """Whatever a 2xx response lists or returns belongs to the caller's workspace."""
+    items = body.get("items", [body]) if isinstance(body, dict) else []
+    for item in items:
+        if isinstance(item, dict) and "organization_id" in item:
+            assert item["organization_id"] == str(organization_id), f"{where}: {item}"
+
+
+# --- the registry follows the route table ---------------------------------------------------
+
+
+def api_routes(app: FastAPI) -> dict[tuple[str, str], APIRoute]:
+    """Every /api/v1 (method, path) the app serves, with its route.
+
+    FastAPI 0.165 keeps included routers as lazy entries in `app.routes`;
+    `iter_route_contexts` (what FastAPI's own OpenAPI generator walks) flattens them with their
+    prefixes applied.
+    """
+    iterate = getattr(fastapi.routing, "iter_route_contexts", None)
+    contexts: Any = iterate(app.routes) if iterate is not None else app.routes
+    routes: dict[tuple[str, str], APIRoute] = {}
+    for context in contexts:
+        original = getattr(context, "original_route", context)
+        path = context.path
+        if isinstance(original, APIRoute) and path and path.startswith(API):
+            for method in context.methods or ():
+                routes[(method, path)] = original
+    return routes
+
+
+def api_operations(app: FastAPI) -> set[tuple[str, str]]:
+    """The route table and the OpenAPI document, so neither can hide a route from the matrix."""
+    operations = set(api_routes(app))
+    for path, item in app.openapi()["paths"].items():
+        operations |= {(method.upper(), path) for method in item if path.startswith(API)}
+    return operations
+
+
+def required_scopes(route: APIRoute) -> list[frozenset[Scope]]:
+    """The scope sets demanded by every Authenticator in the route's dependency tree."""
+    found: list[frozenset[Scope]] = []
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dependant = stack.pop()
+        if isinstance(dependant.call, Authenticator):
+            found.append(dependant.call.required_scopes)
+        stack.extend(dependant.dependencies)
+    return found
+
+
+async def test_registry_matches_the_route_table(app: FastAPI) -> None:
+    operations = api_operations(app)
+    assert len(operations) >= 20, "the route table looks empty: is /api/v1 still mounted?"
+    uncovered = sorted(operations - set(ROUTES))
+    stale = sorted(set(ROUTES) - operations)
+    assert not uncovered, f"routes missing from the isolation registry: {uncovered}"
+    assert not stale, f"registry entries for routes that no longer exist: {stale}"
+
+
+async def test_registry_scopes_match_the_routes(app: FastAPI) -> None:
+    """The registry's scope is the one the route's authenticator demands, and it is the scope
+    of the route's permission: a route cannot drift from the table without this failing."""
+    routes = api_routes(app)
+    assert set(routes) == set(ROUTES)
+    for operation, spec in ROUTES.items():
+        scopes = required_scopes(routes[operation])
+        assert len(scopes) == 1, f"{operation}: expected one authenticator, found {scopes}"
+        want = frozenset({spec.scope}) if spec.scope else frozenset()
+        assert scopes[0] == want, f"{operation}: route demands {set(scopes[0])}, registry {want}"
+        if spec.permissions:
+            assert PERMISSION_SCOPE[spec.permissions[0]] == spec.scope, operation
+
+
+def test_expectations_follow_the_table() -> None:
+    """Spot-check the expectation function against rows of the table it reads."""
+    cancel = ROUTES[("POST", f"{API}/jobs/{{id}}/cancel")]
+    by_role = {
+        role: expected(cancel, Principal(role.value, role, ALL_SCOPES), "own").status
+        for role in Role
+    }
+    assert by_role == {Role.owner: 200, Role.admin: 200, Role.editor: 403, Role.viewer: 403}
+    member_delete = ROUTES[("DELETE", f"{API}/members/{{id}}")]
+    # A key with the write scope alone may write: it needs no separate read scope.
+    write_only = Principal("k", Role.owner, frozenset({Scope.members_write}))
+    assert expected(member_delete, write_only, "own") == Expected(204, None)
+    assert expected(member_delete, write_only, "foreign") == Expected(404, "ResourceNotFound")
+    no_scope = Principal("k", Role.owner, ALL_SCOPES - {Scope.members_write})
+    assert expected(member_delete, no_scope, "malformed") == Expected(403, "InsufficientScope")
+
+
+async def test_tenant_rows_sees_changes(session: AsyncSession, tenant: Tenant) -> None:
+    """The snapshot the matrix relies on notices a change in any tenant table."""
+    before = await tenant_rows(session, tenant.organization.id, of_caller=False)
+    await create_invitation(session, tenant.organization, "someone@example.com")
+    after_invite = await tenant_rows(session, tenant.organization.id, of_caller=False)
+    assert len(after_invite["invitations"]) == len(before["invitations"]) + 1
+    await session.execute(
+        _by_org("UPDATE organizations SET name = 'x' WHERE id = :org"),
+        {"org": tenant.organization.id},
+    )
+    renamed = await tenant_rows(session, tenant.organization.id, of_caller=False)
+    assert renamed["organizations"] != after_invite["organizations"]
