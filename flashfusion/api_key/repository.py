@@ -30,11 +30,6 @@ class APIKeyRepository(Repository[APIKey]):
             )
         )
 
-    async def get_by_token_hash(self, token_hash: str) -> APIKey | None:
-        return await self.get_one_or_none(
-            self.get_base_statement().where(APIKey.token_hash == token_hash)
-        )
-
     async def get_by_token_hash_with_creator_role(
         self, token_hash: str
     ) -> tuple[APIKey, Role | None] | None:
