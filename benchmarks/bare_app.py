@@ -72,19 +72,23 @@ def create_app(organization_id: uuid.UUID) -> FastAPI:
             organization_ids
         )
         count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
-        page_statement = statement.limit(pagination.limit).offset(
-            (pagination.page - 1) * pagination.limit
-        )
+        offset = (pagination.page - 1) * pagination.limit
+        page_statement = statement.limit(pagination.limit).offset(offset)
         async with engine.begin() as connection:
-            total = (await connection.execute(count_statement)).scalar_one()
+            # Same order and shortcut as Repository.paginate: page first, count only when the
+            # page is full (or empty beyond the first).
             rows = (await connection.execute(page_statement)).all()
-        # The labels SQLAlchemy gives this join: users' columns come first, so members' clashing
-        # names get a _1 suffix. api_overhead.py checks the body against the real endpoint's.
+            if 0 < len(rows) < pagination.limit or (offset == 0 and not rows):
+                total = offset + len(rows)
+            else:
+                total = (await connection.execute(count_statement)).scalar_one()
+        # The labels SQLAlchemy gives this join (users' id and email come first, so the
+        # members' id is labelled id_1). api_overhead.py checks the body against the real one.
         items = [
             {
                 "id": str(m["id_1"]),
-                "created_at": _iso(m["created_at_1"]),
-                "modified_at": _iso(m["modified_at_1"]),
+                "created_at": _iso(m["created_at"]),
+                "modified_at": _iso(m["modified_at"]),
                 "organization_id": str(m["organization_id"]),
                 "role": str(m["role"]),
                 "user": {"id": str(m["id"]), "email": m["email"]},

@@ -5,11 +5,12 @@ pool, because aiosqlite and psycopg connections belong to the loop that opened t
 """
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import (
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from flashfusion.config import get_settings
 
@@ -25,8 +27,10 @@ from flashfusion.config import get_settings
 AsyncReadSession = AsyncSession
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY_OPTION = "flashfusion_read_only"
 
 _engines: dict[int, AsyncEngine] = {}
+_write_locks: dict[int, asyncio.Lock] = {}
 _override_factory: Callable[[], AsyncSession] | None = None
 
 
@@ -44,8 +48,14 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock up front: no deadlock between two readers upgrading.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            # A reader in WAL mode takes no lock and is never blocked by the writer.
+            conn.exec_driver_sql("BEGIN")
+        else:
+            # IMMEDIATE takes the write lock up front: a transaction that read first and then
+            # writes could otherwise fail with SQLITE_BUSY_SNAPSHOT when another commit came
+            # in between.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str | None = None, **kwargs: Any) -> AsyncEngine:
@@ -53,11 +63,9 @@ def create_engine(url: str | None = None, **kwargs: Any) -> AsyncEngine:
     url = url or settings.database_url
     if url.startswith("sqlite"):
         settings.home.mkdir(parents=True, exist_ok=True)
-        # One connection per event loop: every transaction is BEGIN IMMEDIATE, so a second
-        # connection could only wait in SQLite's busy handler, which sleeps and retries (up to
-        # 100 ms a time) and, under load, starves some requests for seconds. Waiting on the pool
-        # instead is first come, first served, and wakes the moment the connection is free.
-        engine = create_async_engine(url, pool_size=1, max_overflow=0, **kwargs)
+        # Readers share the pool concurrently; writers of this process take turns on an
+        # asyncio lock (see unit_of_work) rather than polling in SQLite's busy handler.
+        engine = create_async_engine(url, pool_size=4, max_overflow=0, **kwargs)
         _configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(
@@ -76,6 +84,7 @@ def get_engine() -> AsyncEngine:
 
 async def dispose_engines() -> None:
     loop_id = id(asyncio.get_running_loop())
+    _write_locks.pop(loop_id, None)
     engine = _engines.pop(loop_id, None)
     if engine is not None:
         await engine.dispose()
@@ -84,12 +93,56 @@ async def dispose_engines() -> None:
 def forget_engines() -> None:
     """Drop cached engines (after settings change in tests or CLI)."""
     _engines.clear()
+    _write_locks.clear()
 
 
-def new_session() -> AsyncSession:
+class ReadOnlyViolation(RuntimeError):
+    """A read-only unit of work (a GET request) tried to write."""
+
+
+def _refuse_writes(session: Session, *_: Any) -> None:
+    if session.info.get(READ_ONLY_OPTION) and (session.new or session.dirty or session.deleted):
+        raise ReadOnlyViolation(
+            "a read-only unit of work tried to write; use persist_always() for bookkeeping"
+        )
+
+
+def _refuse_dml(state: ORMExecuteState) -> None:
+    if state.session.info.get(READ_ONLY_OPTION) and (
+        state.is_update or state.is_delete or state.is_insert
+    ):
+        raise ReadOnlyViolation(
+            "a read-only unit of work tried to write; use persist_always() for bookkeeping"
+        )
+
+
+def new_session(*, read_only: bool = False) -> AsyncSession:
     if _override_factory is not None:
-        return _override_factory()
-    return async_sessionmaker(get_engine(), expire_on_commit=False)()
+        session = _override_factory()
+    else:
+        engine = get_engine()
+        if read_only:
+            engine = engine.execution_options(**{READ_ONLY_OPTION: True})
+        session = async_sessionmaker(engine, expire_on_commit=False)()
+    if read_only:
+        session.info[READ_ONLY_OPTION] = True
+        event.listen(session.sync_session, "before_flush", _refuse_writes)
+        event.listen(session.sync_session, "do_orm_execute", _refuse_dml)
+    return session
+
+
+def _write_lock(read_only: bool) -> asyncio.Lock | None:
+    """In-process FIFO turn-taking for SQLite writers (None where it isn't needed)."""
+    if read_only or _override_factory is not None:
+        return None
+    engine = get_engine()
+    if engine.dialect.name != "sqlite":
+        return None
+    loop_id = id(asyncio.get_running_loop())
+    lock = _write_locks.get(loop_id)
+    if lock is None:
+        lock = _write_locks[loop_id] = asyncio.Lock()
+    return lock
 
 
 def set_session_factory(factory: Callable[[], AsyncSession] | None) -> None:
@@ -108,45 +161,65 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
 
 
 def persist_always(session: AsyncSession, callback: AfterRollback) -> None:
-    """Write something whether the unit of work commits or fails (e.g. the audit row of a denial).
+    """Write something whether the unit of work commits or fails: the audit row of a denial,
+    the last-used time of an API key, the idle clock of a session.
 
-    On success the callback runs inside the transaction, before the commit; on failure it runs
-    after the rollback, in a fresh transaction on the same session.
+    The callback runs after the unit of work ends, in a transaction of its own: a read-only
+    request stays read-only, and a failed one keeps the record of what was refused.
     """
     session.info.setdefault("persist_always", []).append(callback)
 
 
+async def _run_durable(callbacks: list[AfterRollback]) -> None:
+    try:
+        async with unit_of_work() as session:
+            for callback in callbacks:
+                await callback(session)
+    except Exception:  # never mask the request's own outcome with a bookkeeping failure
+        logging.getLogger(__name__).exception("persist_always failed")
+
+
 @asynccontextmanager
-async def unit_of_work() -> AsyncIterator[AsyncSession]:
-    """One transaction: commit on success, roll back on error, then run the matching hooks."""
-    session = new_session()
+async def unit_of_work(*, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+    """One transaction: commit on success, roll back on error, then run the matching hooks.
+
+    `read_only` units (GET requests) take no write lock on SQLite and refuse to write.
+    """
+    lock = _write_lock(read_only)
+    if lock is not None:
+        await lock.acquire()
+    session = new_session(read_only=read_only)
+    committed = False
     try:
         yield session
-        for callback in session.info.pop("persist_always", []):
-            await callback(session)
     except BaseException:
         # Rolling back expires every loaded object; detach them first so that what the request
         # already read (the signed-in user, the workspace) stays readable for the error page.
         session.expunge_all()
         await session.rollback()
-        callbacks: list[AfterRollback] = session.info.pop("persist_always", [])
-        session.info.pop("after_commit", None)
-        if callbacks:
-            for callback in callbacks:
-                await callback(session)
-            await session.commit()
         raise
     else:
         await session.commit()
-        for commit_callback in session.info.pop("after_commit", []):
-            await commit_callback()
+        committed = True
     finally:
+        durable: list[AfterRollback] = session.info.pop("persist_always", [])
+        after: list[AfterCommit] = session.info.pop("after_commit", [])
         await session.close()
+        if lock is not None:
+            lock.release()
+        if durable:
+            await _run_durable(durable)
+        if committed:
+            for callback in after:
+                await callback()
 
 
-async def get_db_session() -> AsyncIterator[AsyncSession]:
-    """FastAPI dependency (scope="function"): commits before the response is sent."""
-    async with unit_of_work() as session:
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency (scope="function"): commits before the response is sent.
+
+    GET and HEAD never change state, so their unit of work is read-only.
+    """
+    async with unit_of_work(read_only=request.method in ("GET", "HEAD")) as session:
         yield session
 
 

@@ -36,6 +36,15 @@ class UserSessionRepository(Repository[UserSession]):
         result = await self.session.execute(statement.values(revoked_at=utc_now()))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
+    async def set_current_organization(
+        self, session_id: uuid.UUID, organization_id: uuid.UUID
+    ) -> None:
+        await self.session.execute(
+            update(UserSession)
+            .where(UserSession.id == session_id)
+            .values(current_organization_id=organization_id, modified_at=UserSession.modified_at)
+        )
+
     async def touch(self, session_id: uuid.UUID, now: datetime) -> None:
         await self.session.execute(
             update(UserSession)

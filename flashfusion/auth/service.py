@@ -12,6 +12,7 @@ from flashfusion.auth import throttle
 from flashfusion.auth.models import AuthSubject
 from flashfusion.auth.repository import UserSessionRepository
 from flashfusion.config import get_settings
+from flashfusion.db import persist_always
 from flashfusion.exceptions import ResourceNotFound
 from flashfusion.kit.crypto import random_token, sha256_hex
 from flashfusion.kit.password import dummy_hash, verify_password
@@ -100,8 +101,13 @@ class AuthService:
         if user is None:
             return None
         if now - user_session.last_seen_at >= TOUCH_INTERVAL:
-            await repository.touch(user_session.id, now)
-            user_session.last_seen_at = now
+            session_id = user_session.id
+
+            async def _touch(persist_session: AsyncSession) -> None:
+                await UserSessionRepository.from_session(persist_session).touch(session_id, now)
+
+            # Bookkeeping, not a change the user made: it keeps GET requests read-only.
+            persist_always(session, _touch)
         return user_session, user
 
     async def login(
@@ -239,6 +245,19 @@ class AuthService:
             user=user,
             device_cookie=throttle.issue_device_cookie(user.id),
         )
+
+    async def remember_organization(
+        self, session: AsyncSession, user_session: UserSession, organization_id: uuid.UUID
+    ) -> None:
+        """Record the workspace a session last opened (bookkeeping, via persist_always)."""
+        session_id = user_session.id
+
+        async def _remember(persist_session: AsyncSession) -> None:
+            await UserSessionRepository.from_session(persist_session).set_current_organization(
+                session_id, organization_id
+            )
+
+        persist_always(session, _remember)
 
     async def logout(self, session: AsyncSession, user_session: UserSession, user: User) -> None:
         user_session.revoked_at = utc_now()

@@ -44,12 +44,13 @@ class Repository(Generic[M]):
     async def paginate(
         self, statement: Select[M], pagination: PaginationParams
     ) -> tuple[list[M], int]:
+        offset = (pagination.page - 1) * pagination.limit
+        items = list(await self.get_all(statement.limit(pagination.limit).offset(offset)))
+        if 0 < len(items) < pagination.limit or (offset == 0 and not items):
+            # A page that isn't full is the last one: the total needs no second query.
+            return items, offset + len(items)
         count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
         total = (await self.session.execute(count_statement)).scalar_one()
-        page_statement = statement.limit(pagination.limit).offset(
-            (pagination.page - 1) * pagination.limit
-        )
-        items = list(await self.get_all(page_statement))
         return items, total
 
     async def create(self, obj: M, *, flush: bool = True) -> M:

@@ -51,7 +51,8 @@ class MemberRepository(Repository[Member]):
         return (
             self.get_base_statement()
             .join(Member.user)
-            .options(contains_eager(Member.user))
+            # Only what member listings show: never password hashes or 2FA secrets.
+            .options(contains_eager(Member.user).load_only(User.id, User.email))
             .where(Member.organization_id.in_(organization_ids))
             .order_by(Member.created_at, Member.id)
         )

@@ -71,7 +71,8 @@ async def require_org(
     await load_user_organizations(request, session, user)
     user_session: UserSession | None = getattr(request.state, "user_session", None)
     if user_session is not None and user_session.current_organization_id != organization.id:
-        user_session.current_organization_id = organization.id
+        # Remember the workspace for the next visit to "/", outside the (read-only) request.
+        await auth_service.remember_organization(session, user_session, organization.id)
     return OrgContext(organization, role, subject)
 
 

@@ -331,13 +331,16 @@ async def test_last_seen_is_written_at_most_once_a_minute(session: AsyncSession)
     user_session, token = await auth_service.create_session(session, user, SessionState.active)
     recent = utc_now() - timedelta(seconds=30)
     await set_times(session, user_session, last_seen_at=recent)
-    assert await auth_service.authenticate(session, token) is not None
+    # As a GET request does: a read-only unit of work; the touch is written after it.
+    async with unit_of_work(read_only=True) as uow:
+        assert await auth_service.authenticate(uow, token) is not None
     await session.refresh(user_session)
     assert user_session.last_seen_at == recent
     stale = utc_now() - timedelta(minutes=5)
     await set_times(session, user_session, last_seen_at=stale)
     before = utc_now()
-    assert await auth_service.authenticate(session, token) is not None
+    async with unit_of_work(read_only=True) as uow:
+        assert await auth_service.authenticate(uow, token) is not None
     await session.refresh(user_session)
     assert user_session.last_seen_at >= before
 
