@@ -63,9 +63,12 @@ def create_engine(url: str | None = None, **kwargs: Any) -> AsyncEngine:
     url = url or settings.database_url
     if url.startswith("sqlite"):
         settings.home.mkdir(parents=True, exist_ok=True)
-        # Readers share the pool concurrently; writers of this process take turns on an
-        # asyncio lock (see unit_of_work) rather than polling in SQLite's busy handler.
-        engine = create_async_engine(url, pool_size=4, max_overflow=0, **kwargs)
+        # One connection per event loop. aiosqlite runs each connection on a thread of its own,
+        # and several would only trade GIL hand-offs for no real parallelism (measured: more
+        # CPU per request). Waiting for the pool is first come, first served, unlike SQLite's
+        # busy handler, which sleeps and retries. Writers also take turns on an asyncio lock
+        # (see unit_of_work), so a reader never waits behind a writer polling for the file lock.
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, **kwargs)
         _configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(
@@ -85,6 +88,8 @@ def get_engine() -> AsyncEngine:
 async def dispose_engines() -> None:
     loop_id = id(asyncio.get_running_loop())
     _write_locks.pop(loop_id, None)
+    for read_only in (False, True):
+        _sessionmakers.pop((loop_id, read_only), None)
     engine = _engines.pop(loop_id, None)
     if engine is not None:
         await engine.dispose()
@@ -94,6 +99,7 @@ def forget_engines() -> None:
     """Drop cached engines (after settings change in tests or CLI)."""
     _engines.clear()
     _write_locks.clear()
+    _sessionmakers.clear()
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -116,18 +122,27 @@ def _refuse_dml(state: ORMExecuteState) -> None:
         )
 
 
+# Registered once on the Session class: per-session listeners would cost every request.
+event.listen(Session, "before_flush", _refuse_writes)
+event.listen(Session, "do_orm_execute", _refuse_dml)
+
+_sessionmakers: dict[tuple[int, bool], async_sessionmaker[AsyncSession]] = {}
+
+
 def new_session(*, read_only: bool = False) -> AsyncSession:
     if _override_factory is not None:
         session = _override_factory()
     else:
-        engine = get_engine()
-        if read_only:
-            engine = engine.execution_options(**{READ_ONLY_OPTION: True})
-        session = async_sessionmaker(engine, expire_on_commit=False)()
+        key = (id(asyncio.get_running_loop()), read_only)
+        maker = _sessionmakers.get(key)
+        if maker is None:
+            engine = get_engine()
+            if read_only:
+                engine = engine.execution_options(**{READ_ONLY_OPTION: True})
+            maker = _sessionmakers[key] = async_sessionmaker(engine, expire_on_commit=False)
+        session = maker()
     if read_only:
         session.info[READ_ONLY_OPTION] = True
-        event.listen(session.sync_session, "before_flush", _refuse_writes)
-        event.listen(session.sync_session, "do_orm_execute", _refuse_dml)
     return session
 
 
