@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from flashfusion.config import get_settings
-from flashfusion.db import create_engine
+from flashfusion.db import READ_ONLY_OPTION, create_engine
 from flashfusion.kit.pagination import ListResource
 from flashfusion.kit.routing import PaginationParamsDep
 from flashfusion.logging import configure
@@ -56,7 +56,8 @@ def create_app(organization_id: uuid.UUID) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nonlocal engine, sessionmaker
-        engine = create_engine()
+        # Read-only like the real app's GET requests (a deferred transaction on SQLite).
+        engine = create_engine().execution_options(**{READ_ONLY_OPTION: True})
         sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         yield
         await engine.dispose()
