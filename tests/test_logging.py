@@ -1,7 +1,6 @@
 """No secrets in logs: passwords, API keys, tokens and query strings never reach a log line."""
 
 import logging
-import re
 
 import httpx
 import pytest
@@ -10,6 +9,7 @@ import structlog
 from flashfusion.config import get_settings
 from flashfusion.logging import configure
 from tests.fixtures.objects import DEFAULT_PASSWORD, Tenant, bearer
+from tests.fixtures.web import csrf_in
 
 
 @pytest.fixture
@@ -18,12 +18,6 @@ def captured_logs(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untype
     yield lambda: capsys.readouterr().err
     logging.getLogger().handlers.clear()
     structlog.reset_defaults()
-
-
-def csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match is not None
-    return match.group(1)
 
 
 async def test_request_logs_carry_request_id_and_no_secrets(
@@ -36,7 +30,7 @@ async def test_request_logs_carry_request_id_and_no_secrets(
     await client.post(
         "/login",
         data={
-            "csrf_token": csrf(page.text),
+            "csrf_token": csrf_in(page.text),
             "email": tenant.owner.email,
             "password": DEFAULT_PASSWORD,
         },

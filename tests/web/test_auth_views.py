@@ -31,24 +31,12 @@ from flashfusion.models import (
 )
 from flashfusion.user import mfa
 from tests.fixtures.objects import DEFAULT_PASSWORD, create_user, totp_now
+from tests.fixtures.web import csrf, csrf_in
 
 NEW_PASSWORD = "violet tractor umbrella 42"
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def csrf_in(page: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "the page has no CSRF field"
-    return match.group(1)
-
-
-async def csrf(client: httpx.AsyncClient) -> str:
-    """The form token for this browser (the page also sets its CSRF cookie)."""
-    response = await client.get("/forgot-password")
-    assert response.status_code == 200
-    return csrf_in(response.text)
 
 
 async def post(

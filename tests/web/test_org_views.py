@@ -35,19 +35,9 @@ from tests.fixtures.objects import (
     create_organization,
     create_user,
 )
+from tests.fixtures.web import csrf
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def csrf_in(page: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "the page has no CSRF field"
-    return match.group(1)
-
-
-async def csrf(client: httpx.AsyncClient) -> str:
-    response = await client.get("/forgot-password")
-    return csrf_in(response.text)
 
 
 async def sign_in(client: httpx.AsyncClient, session: AsyncSession, user: User) -> None:
