@@ -23,9 +23,6 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from flashfusion.config import get_settings
 
-# A read-only path takes this alias; it is the same class, the name documents intent.
-AsyncReadSession = AsyncSession
-
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY_OPTION = "flashfusion_read_only"
 
@@ -93,13 +90,6 @@ async def dispose_engines() -> None:
     engine = _engines.pop(loop_id, None)
     if engine is not None:
         await engine.dispose()
-
-
-def forget_engines() -> None:
-    """Drop cached engines (after settings change in tests or CLI)."""
-    _engines.clear()
-    _write_locks.clear()
-    _sessionmakers.clear()
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -236,11 +226,6 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     async with unit_of_work(read_only=request.method in ("GET", "HEAD")) as session:
         yield session
-
-
-def is_sqlite(session: AsyncSession) -> bool:
-    bind = session.get_bind()
-    return bind.dialect.name == "sqlite"
 
 
 # Use in endpoints: `session: AsyncSessionDep`. One session per request, committed before the

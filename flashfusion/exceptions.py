@@ -78,10 +78,6 @@ class TooManyRequests(AppError):
         self.retry_after = max(1, retry_after)
 
 
-class ServiceUnavailable(AppError):
-    status_code = 503
-
-
 @cache
 def _error_model(name: str) -> type[BaseModel]:
     class _Error(BaseModel):

@@ -32,15 +32,3 @@ class AuthSubject(Generic[S]):
         if isinstance(subject, APIKey):
             return f"API key {subject.name} ({subject.display_prefix}…)"
         return "anonymous"
-
-
-def is_user(auth_subject: AuthSubject[Subject]) -> bool:
-    return isinstance(auth_subject.subject, User)
-
-
-def is_api_key(auth_subject: AuthSubject[Subject]) -> bool:
-    return isinstance(auth_subject.subject, APIKey)
-
-
-def is_anonymous(auth_subject: AuthSubject[Subject]) -> bool:
-    return isinstance(auth_subject.subject, Anonymous)

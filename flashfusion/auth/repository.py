@@ -77,11 +77,6 @@ class LoginAttemptRepository(Repository[LoginAttempt]):
             statement = statement.where(LoginAttempt.device_nonce == device_nonce)
         if untrusted_only:
             statement = statement.where(LoginAttempt.device_nonce.is_(None))
+        # max() keeps the column's type: an aware UTC datetime on SQLite as on PostgreSQL.
         count, latest = (await self.session.execute(statement)).one()
-        if isinstance(latest, str):  # SQLite returns max() of a datetime column as text
-            latest = datetime.fromisoformat(latest)
-        if latest is not None and latest.tzinfo is None:
-            from datetime import UTC
-
-            latest = latest.replace(tzinfo=UTC)
         return int(count), latest

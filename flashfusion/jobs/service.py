@@ -128,7 +128,8 @@ class JobService:
         self, session: AsyncSession, auth_subject: AuthSubject[Subject], id: uuid.UUID
     ) -> JobDetail:
         run = await self._get_run(session, auth_subject, id, Permission.jobs_read, "job.read")
-        return await self._detail(session, run.job.id)
+        steps = await JobRepository.from_session(session).list_steps(run.job.workflow_id)
+        return to_detail(run, steps)
 
     async def _detail(self, session: AsyncSession, id: uuid.UUID) -> JobDetail:
         """A run's current detail; callers have checked access already."""

@@ -11,10 +11,6 @@ from flashfusion.kit.pagination import PaginationParams, get_pagination_params
 PaginationParamsDep = Annotated[PaginationParams, Depends(get_pagination_params)]
 
 
-def id_path(description: str) -> object:
-    return Path(description=description)
-
-
 ObjectID = Annotated[uuid.UUID, Path(description="The object's id (a UUID).")]
 
 

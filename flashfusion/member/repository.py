@@ -1,8 +1,7 @@
 import uuid
-from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 
-from sqlalchemy import ScalarSelect, Select, SQLColumnExpression, func, select, update
+from sqlalchemy import ScalarSelect, Select, SQLColumnExpression, select, update
 from sqlalchemy.orm import contains_eager
 
 from flashfusion.kit.repository import Repository
@@ -40,13 +39,6 @@ class MemberRepository(Repository[Member]):
         )
         return list((await self.session.execute(statement)).scalars().all())
 
-    async def get_roles_of_user(self, user_id: uuid.UUID) -> dict[uuid.UUID, Role]:
-        statement = select(Member.organization_id, Member.role).where(
-            Member.user_id == user_id, Member.deleted_at.is_(None)
-        )
-        rows = (await self.session.execute(statement)).all()
-        return {row[0]: Role(row[1]) for row in rows}
-
     def statement_with_users(self, organization_ids: AbstractSet[uuid.UUID]) -> Select[Member]:
         return (
             self.get_base_statement()
@@ -69,12 +61,6 @@ class MemberRepository(Repository[Member]):
         )
         return await self.get_one_or_none(statement)
 
-    async def count_members(self, organization_id: uuid.UUID) -> int:
-        statement = select(func.count()).where(
-            Member.organization_id == organization_id, Member.deleted_at.is_(None)
-        )
-        return (await self.session.execute(statement)).scalar_one()
-
     async def set_role(self, member: Member, role: Role) -> None:
         await self.session.execute(update(Member).where(Member.id == member.id).values(role=role))
         member.role = role
@@ -82,11 +68,3 @@ class MemberRepository(Repository[Member]):
     async def delete(self, member: Member) -> None:
         await self.session.delete(member)
         await self.session.flush()
-
-    async def list_users(self, organization_id: uuid.UUID) -> Sequence[User]:
-        statement = (
-            select(User)
-            .join(Member, Member.user_id == User.id)
-            .where(Member.organization_id == organization_id, Member.deleted_at.is_(None))
-        )
-        return (await self.session.execute(statement)).scalars().all()

@@ -13,7 +13,7 @@ from flashfusion.auth import throttle
 from flashfusion.auth.models import AuthSubject
 from flashfusion.auth.repository import UserSessionRepository
 from flashfusion.config import get_settings
-from flashfusion.exceptions import BadRequest, Conflict, Gone, NotPermitted, UnprocessableEntity
+from flashfusion.exceptions import BadRequest, Conflict, Gone, UnprocessableEntity
 from flashfusion.jobs.enqueue import enqueue
 from flashfusion.kit import encryption
 from flashfusion.kit.crypto import random_token, sha256_hex
@@ -421,10 +421,6 @@ class UserService:
 
     async def count_recovery_codes(self, session: AsyncSession, user: User) -> int:
         return await RecoveryCodeRepository.from_session(session).count_unused(user.id)
-
-    async def require_operator(self, user: User) -> None:
-        if not user.is_operator:
-            raise NotPermitted("Only instance operators can do this.")
 
 
 user = UserService()
