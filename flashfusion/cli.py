@@ -15,6 +15,7 @@ from rich.table import Table
 
 from flashfusion import __version__
 from flashfusion.config import ConfigurationError, get_settings
+from flashfusion.studio.cli import studio_app
 
 app = typer.Typer(
     help="FlashFusion: the automation hub for print-on-demand and digital-product creators.",
@@ -27,6 +28,7 @@ admin_app = typer.Typer(help="Operator commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(admin_app, name="admin")
+app.add_typer(studio_app, name="studio")
 
 console = Console()
 err = Console(stderr=True)

@@ -30,6 +30,11 @@ class EmailBackend(StrEnum):
     smtp = "smtp"
 
 
+class MediaBackend(StrEnum):
+    local = "local"
+    s3 = "s3"
+
+
 class ConfigurationError(Exception):
     """A setting is missing or invalid; the message says how to fix it."""
 
@@ -101,6 +106,20 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated IPs/CIDRs whose X-Forwarded-For header is trusted.",
     )
+
+    # Media (uploads, print files, mockups): a directory under HOME, or S3-compatible storage.
+    MEDIA_BACKEND: MediaBackend = MediaBackend.local
+    S3_ENDPOINT_URL: str = Field(default="", description="e.g. https://s3.eu-west-1.amazonaws.com")
+    S3_BUCKET: str = ""
+    S3_REGION: str = "us-east-1"
+    S3_ACCESS_KEY_ID: str = ""
+    S3_SECRET_ACCESS_KEY: SecretStr | None = None
+    # Uploads: Printful accepts print files up to 50 MB (research/platform-apis.md, section 10);
+    # the smaller reading of "MB" (10^6 bytes), as flashfusion/studio/upload.py explains.
+    UPLOAD_MAX_BYTES: int = Field(default=50_000_000, gt=0)
+    UPLOAD_MAX_PIXELS: int = Field(default=150_000_000, gt=0)
+    # Threads one render uses (Pillow and numpy release the GIL while drawing and compressing).
+    RENDER_THREADS: int = Field(default=2, ge=1, le=32)
 
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool | None = None

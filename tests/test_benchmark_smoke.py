@@ -43,3 +43,35 @@ def test_api_overhead_prints_its_figures() -> None:
         out,
     ), out
     assert re.search(r"sqlite +throughput real \d+ / bare \d+ req/s = \d\.\d\d", out), out
+
+
+RENDER_SCRIPT = SCRIPT.parent / "render_catalog.py"
+
+
+@pytest.mark.slow
+def test_render_catalog_prints_its_figures() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHFUSION_")}
+    done = subprocess.run(
+        [sys.executable, str(RENDER_SCRIPT), "--products", "tshirt,sticker-kiss-cut"]
+        + ["--preview-runs", "1", "--threads", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    out = done.stdout
+    assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
+    assert "design: preset retro-sunset, phrase 'Stay Wild'; 2 product types" in out
+    assert re.search(r"  tshirt +\d+ files +\d+ ms", out), out
+    assert re.search(r"files: \d+ print files \+ \d+ mockups = \d+, [\d.]+ megapixels", out), out
+    assert re.search(r"pipeline: total [\d.]+ s, per file \d+ ms", out), out
+    assert re.search(
+        r"floor \(Pillow PNG/JPEG encode of the same images, 2 thread\(s\)\): [\d.]+ s", out
+    ), out
+    assert re.search(r"ratio pipeline/floor \d+\.\d\d \(target <= 2\.0: (meets|misses)\)", out), out
+    assert re.search(
+        r"preview 600 px, \d+ presets x 1: p50 \d+ ms  p95 \d+ ms  max \d+ ms "
+        r"\(target p95 < 300 ms: (meets|misses)\)",
+        out,
+    ), out

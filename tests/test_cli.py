@@ -222,7 +222,8 @@ def test_create_api_key_rejects_an_unknown_scope(shared: Deployment) -> None:
     assert message == (
         "Error: --scopes: unknown scope(s): bogus; valid scopes: organizations:read, "
         "organizations:write, members:read, members:write, api_keys:read, api_keys:write, "
-        "audit:read, jobs:read, jobs:write"
+        "audit:read, jobs:read, jobs:write, designs:read, designs:write, products:read, "
+        "products:write"
     )
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flashfusion.auth.scope import ALL_SCOPES
 from flashfusion.models import Role
 from tests.fixtures.objects import Tenant, create_api_key, create_tenant
+from tests.fixtures.studio import png_bytes
 from tests.test_tenant_isolation import Kind, create_object
 
 BASE_URL = "http://testserver"
@@ -56,8 +57,49 @@ ID_KINDS: dict[str, list[tuple[Kind, str | None]]] = {
     "/api/v1/jobs/{id}/cancel": [("job", "enqueued")],
     "/api/v1/jobs/{id}/resume": [("job", "cancelled")],
     "/api/v1/jobs/{id}/retry": [("job", "cancelled")],
+    "/api/v1/designs/{id}": [("design", None)],
+    "/api/v1/designs/{id}/versions": [("design", None)],
+    "/api/v1/designs/{id}/versions/{number}": [("design", None)],
+    "/api/v1/designs/{id}/versions/{number}/preview": [("design", None)],
+    "/api/v1/designs/{id}/versions/{number}/revert": [("design", None)],
+    "/api/v1/designs/{id}/validate": [("design", None)],
+    "/api/v1/designs/{id}/fixes": [("design", None)],
+    "/api/v1/designs/{id}/renders": [("design", None)],
+    "/api/v1/renders/{id}": [("render", None)],
+    "/api/v1/media/{id}": [("media", None)],
+    "/api/v1/media/{id}/content": [("media", None)],
+    "/api/v1/products/{id}": [("product", None)],
+    "/api/v1/products/{id}/variants/{variant_key}": [("product", None)],
+    "/api/v1/products/{id}/prices": [("product", None)],
+    "/api/v1/pricing_rules/{id}": [("pricing_rule", None)],
 }
-METHOD_ORDER = {"GET": 0, "POST": 1, "PATCH": 2, "DELETE": 3}
+# Path parameters besides `{id}` that the seeded requests need to reach a real object.
+PATH_PARAMS: dict[str, dict[str, str]] = {
+    "/api/v1/designs/{id}/versions/{number}": {"number": "1"},
+    "/api/v1/designs/{id}/versions/{number}/preview": {"number": "1"},
+    "/api/v1/designs/{id}/versions/{number}/revert": {"number": "1"},
+    "/api/v1/products/{id}/variants/{variant_key}": {"variant_key": "white-m"},
+    "/api/v1/catalog/product_types/{key}": {"key": "tshirt"},
+}
+# Bodies that make a seeded request valid where generated ones almost never are (a preset key,
+# a catalog key, an image): the valid path must be exercised too.
+SEEDED_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/designs"): {"phrase": "Stay Wild", "preset": "kawaii"},
+    ("POST", "/api/v1/designs/{id}/validate"): {"product_types": {"tshirt": ["white-m"]}},
+    ("POST", "/api/v1/designs/{id}/fixes"): {
+        "version": 1,
+        "product_type": "tshirt",
+        "code": "semi_transparent_pixels",
+    },
+    ("POST", "/api/v1/designs/{id}/renders"): {"product_types": {"sticker": []}, "mockups": False},
+    ("PATCH", "/api/v1/products/{id}/variants/{variant_key}"): {"price": 2599},
+    ("POST", "/api/v1/pricing_rules"): {"name": "Seeded", "target_bps": 3000},
+    ("PUT", "/api/v1/catalog/override"): {
+        "product_types": {"tshirt": {"variants": {"white-s": {"enabled": False}}}}
+    },
+}
+SEEDED_UPLOADS = {("POST", "/api/v1/media")}
+METHOD_ORDER = {"GET": 0, "POST": 1, "PUT": 2, "PATCH": 2, "DELETE": 3}
 
 
 def generate(operation: Any, mode: GenerationMode, count: int) -> list[Case]:
@@ -90,6 +132,7 @@ async def send(client: httpx.AsyncClient, case: Case, token: str) -> httpx.Respo
         params=kwargs.get("params"),
         json=kwargs.get("json"),
         data=kwargs.get("data"),
+        files=kwargs.get("files"),
         cookies=kwargs.get("cookies"),
     ).prepare()
     assert prepared.method is not None
@@ -114,18 +157,39 @@ async def seeded_cases(schema: Any, session: AsyncSession, a: Tenant, b: Tenant)
         if operation.body:
             [body_example] = generate(operation, GenerationMode.POSITIVE, 1)
         names = {p.name for p in operation.query}
+        seeded_body = SEEDED_BODIES.get((operation.method.upper(), operation.path))
+        extra = PATH_PARAMS.get(operation.path, {})
         for tenant in (a, b):
             if "organization_id" in names:
-                cases.append(operation.Case(query={"organization_id": str(tenant.organization.id)}))
+                kwargs: dict[str, Any] = {"query": {"organization_id": str(tenant.organization.id)}}
+                if extra:
+                    kwargs["path_parameters"] = extra
+                if seeded_body is not None:
+                    kwargs.update(body=seeded_body, media_type="application/json")
+                if (operation.method.upper(), operation.path) in SEEDED_UPLOADS:
+                    kwargs.update(body={"file": png_bytes()}, media_type="multipart/form-data")
+                cases.append(operation.Case(**kwargs))
             for kind, state in ID_KINDS.get(operation.path, []):
                 object_id = await create_object(
                     session, tenant.organization, tenant, kind, state, "seed"
                 )
-                kwargs: dict[str, Any] = {"path_parameters": {"id": str(object_id)}}
-                if body_example is not None:
+                kwargs = {"path_parameters": {"id": str(object_id), **extra}}
+                if seeded_body is not None:
+                    kwargs.update(body=seeded_body, media_type="application/json")
+                elif body_example is not None:
                     kwargs["body"] = body_example.body
                     kwargs["media_type"] = body_example.media_type
                 cases.append(operation.Case(**kwargs))
+            if operation.path == "/api/v1/products" and operation.method.upper() == "POST":
+                design_id = await create_object(
+                    session, tenant.organization, tenant, "design", None, "seed"
+                )
+                cases.append(
+                    operation.Case(
+                        body={"design_id": str(design_id), "product_type": "sticker"},
+                        media_type="application/json",
+                    )
+                )
         if operation.path == "/api/v1/members/{id}":
             # The owner, whom nobody can change or remove over the API (a documented 403).
             owner_id = str(a.members[Role.owner].id)

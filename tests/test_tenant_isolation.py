@@ -13,6 +13,7 @@ id, a missing id, a malformed id}. The test passes only if:
 `test_registry_matches_the_route_table`.
 """
 
+import io
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from PIL import Image
 from sqlalchemy import Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +34,7 @@ from flashfusion.auth.dependencies import Authenticator
 from flashfusion.auth.models import AuthSubject
 from flashfusion.auth.scope import ALL_SCOPES, Scope
 from flashfusion.authz.permission import PERMISSION_SCOPE, ROLE_PERMISSIONS, Permission
+from flashfusion.catalog.registry import get_catalog
 from flashfusion.jobs.enqueue import enqueue
 from flashfusion.jobs.repository import JobRepository
 from flashfusion.kit.crypto import random_token, sha256_hex
@@ -44,12 +47,33 @@ from tests.fixtures.objects import (
     create_organization,
     create_user,
 )
+from tests.fixtures.studio import (
+    create_design,
+    create_media,
+    create_pricing_rule,
+    create_product,
+    create_render,
+    png_bytes,
+    text_document,
+)
 
 API = "/api/v1"
 
 # --- the registry ---------------------------------------------------------------------------
 
-Kind = Literal["organization", "member", "invitation", "api_key", "audit_export", "job"]
+Kind = Literal[
+    "organization",
+    "member",
+    "invitation",
+    "api_key",
+    "audit_export",
+    "job",
+    "design",
+    "render",
+    "media",
+    "product",
+    "pricing_rule",
+]
 IdKind = Literal["none", "own", "foreign", "missing", "malformed"]
 
 
@@ -61,6 +85,10 @@ class Target:
     where: Literal["path", "query", "body"]
     # The state an object must be in for the valid call to succeed (jobs: cancel vs resume).
     state: Literal["enqueued", "cancelled"] | None = None
+    # The query or body field that carries the id; optional ones fall back to the caller's own
+    # workspace when left out.
+    field: str = "organization_id"
+    optional: bool = True
 
 
 @dataclass(frozen=True)
@@ -89,6 +117,10 @@ class RouteSpec:
     # The valid call consumes or changes its object: give every call a new one.
     fresh: bool = False
     check: Check | None = None
+    # Path parameters besides `{id}` (a version number, a variant key, a catalog key).
+    path_params: dict[str, str] = field(default_factory=dict)
+    # A multipart upload instead of a JSON body.
+    files: Callable[[str], dict[str, Any]] | None = None
 
 
 def _json(response: httpx.Response) -> Any:
@@ -178,6 +210,148 @@ def check_job_retried(response: httpx.Response, call: Call) -> None:
     assert body["retry_of_job_id"] == str(call.own_id)
     assert body["id"] != str(call.own_id)
     assert body["status"] == "ENQUEUED"
+
+
+# --- Merch Studio checks --------------------------------------------------------------------
+
+
+def check_png(width: int, height: int) -> Check:
+    def check(response: httpx.Response, call: Call) -> None:
+        assert response.headers["content-type"] == "image/png"
+        assert Image.open(io.BytesIO(response.content)).size == (width, height)
+
+    return check
+
+
+def check_names_of(keys: set[str]) -> Check:
+    def check(response: httpx.Response, call: Call) -> None:
+        assert keys <= {item["key"] for item in _json(response)}
+
+    return check
+
+
+def check_design_created(response: httpx.Response, call: Call) -> None:
+    assert call.body is not None
+    body = _json(response)
+    assert (body["name"], body["preset"], body["latest_version"]) == (
+        call.body["phrase"],
+        "minimalist-line",
+        1,
+    )
+
+
+def check_design_renamed(response: httpx.Response, call: Call) -> None:
+    assert call.body is not None
+    assert (_json(response)["id"], _json(response)["name"]) == (str(call.own_id), call.body["name"])
+
+
+def check_version(number: int | None, *, reverted_from: int | None = None) -> Check:
+    def check(response: httpx.Response, call: Call) -> None:
+        body = _json(response)
+        assert body["design_id"] == str(call.own_id)
+        if number is not None:
+            assert body["number"] == number
+        else:
+            assert body["number"] >= 2
+        assert body["reverted_from"] == reverted_from
+
+    return check
+
+
+def check_fixed(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert body["design_id"] == str(call.own_id)
+    assert body["note"] == "Fixed semi_transparent_pixels for Unisex t-shirt"
+    assert body["document"]["layers"][0]["fill"]["colours"] == ["#ff6b35"]
+
+
+def check_issues(response: httpx.Response, call: Call) -> None:
+    assert [i["code"] for i in _json(response)] == ["semi_transparent_pixels"]
+
+
+def check_render_queued(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["design_id"], body["status"], body["selection"]) == (
+        str(call.own_id),
+        "queued",
+        {"sticker-kiss-cut": []},
+    )
+
+
+def check_uploaded(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["kind"], body["width"], body["height"], body["filename"]) == (
+        "upload",
+        16,
+        12,
+        "logo.png",
+    )
+
+
+def check_catalog(response: httpx.Response, call: Call) -> None:
+    assert _json(response)["version"] == get_catalog().version
+
+
+def check_mug(response: httpx.Response, call: Call) -> None:
+    assert _json(response)["key"] == "mug-11oz"
+
+
+def check_override(response: httpx.Response, call: Call) -> None:
+    assert isinstance(_json(response), dict)
+
+
+def check_same_body(response: httpx.Response, call: Call) -> None:
+    assert _json(response) == call.body
+
+
+def check_product_created(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["design_id"], body["product_type"], body["status"]) == (
+        str(call.own_id),
+        "sticker-kiss-cut",
+        "draft",
+    )
+    assert len(body["variants"]) == len(get_catalog().product_types["sticker-kiss-cut"].variants)
+
+
+def check_titled(response: httpx.Response, call: Call) -> None:
+    assert call.body is not None
+    body = _json(response)
+    assert (body["id"], body["title"]) == (str(call.own_id), call.body["title"])
+
+
+def check_variant_priced(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["variant_key"], body["price"], body["price_source"]) == ("white-m", 2599, "manual")
+
+
+def check_price_table(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert body["product_id"] == str(call.own_id)
+    assert [r["variant_key"] for r in body["rows"]] == ["white-m"]
+    assert body["rows"][0]["profit"] is not None
+
+
+def check_rule_created(response: httpx.Response, call: Call) -> None:
+    assert call.body is not None
+    body = _json(response)
+    assert (body["name"], body["target_bps"], body["channel"]) == (call.body["name"], 3000, "etsy")
+
+
+def check_rule_updated(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["id"], body["target_bps"]) == (str(call.own_id), 3100)
+
+
+def small_document(label: str) -> dict[str, Any]:
+    return text_document(f"Preview {label[:8]}", width=400, height=200, size=60)
+
+
+def logo_upload(label: str) -> dict[str, Any]:
+    return {"file": ("logo.png", png_bytes((16, 12)), "image/png")}
+
+
+OVERRIDE = {"product_types": {"tshirt": {"variants": {"white-s": {"enabled": False}}}}}
 
 
 P = Permission
@@ -350,6 +524,257 @@ ROUTES: dict[tuple[str, str], RouteSpec] = {
         fresh=True,
         check=check_job_retried,
     ),
+    # --- Merch Studio: presets, fonts, designs, versions, previews, renders, media ---------
+    ("GET", f"{API}/presets"): RouteSpec(
+        Scope.designs_read, (), 200, check=check_names_of({"retro-sunset", "kawaii"})
+    ),
+    ("GET", f"{API}/fonts"): RouteSpec(
+        Scope.designs_read, (), 200, check=check_names_of({"bebas-neue"})
+    ),
+    ("GET", f"{API}/designs"): RouteSpec(
+        Scope.designs_read,
+        (P.designs_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_non_empty_page,
+    ),
+    ("POST", f"{API}/designs"): RouteSpec(
+        Scope.designs_write,
+        (P.designs_manage,),
+        201,
+        ON_ORGANIZATION_BODY,
+        body=lambda n: {"phrase": f"Phrase {n}", "preset": "minimalist-line"},
+        check=check_design_created,
+    ),
+    ("POST", f"{API}/designs/preview"): RouteSpec(
+        Scope.designs_read,
+        (P.designs_read,),
+        200,
+        body=lambda n: {"document": small_document(n), "size": 100},
+        check=check_png(100, 50),
+    ),
+    ("GET", f"{API}/designs/{{id}}"): RouteSpec(
+        Scope.designs_read, (P.designs_read,), 200, Target("design", "path"), check=check_same_id
+    ),
+    ("PATCH", f"{API}/designs/{{id}}"): RouteSpec(
+        Scope.designs_write,
+        (P.designs_manage,),
+        200,
+        Target("design", "path"),
+        body=lambda n: {"name": f"Renamed {n}"},
+        check=check_design_renamed,
+    ),
+    ("DELETE", f"{API}/designs/{{id}}"): RouteSpec(
+        Scope.designs_write,
+        (P.designs_manage,),
+        200,
+        Target("design", "path"),
+        fresh=True,
+        check=check_same_id,
+    ),
+    ("GET", f"{API}/designs/{{id}}/versions"): RouteSpec(
+        Scope.designs_read,
+        (P.designs_read,),
+        200,
+        Target("design", "path"),
+        check=check_non_empty_page,
+    ),
+    ("POST", f"{API}/designs/{{id}}/versions"): RouteSpec(
+        Scope.designs_write,
+        (P.designs_manage,),
+        201,
+        Target("design", "path"),
+        body=lambda n: {"document": text_document(f"Saved {n[:8]}"), "note": "saved"},
+        check=check_version(None),
+    ),
+    ("GET", f"{API}/designs/{{id}}/versions/{{number}}"): RouteSpec(
+        Scope.designs_read,
+        (P.designs_read,),
+        200,
+        Target("design", "path"),
+        path_params={"number": "1"},
+        check=check_version(1),
+    ),
+    ("GET", f"{API}/designs/{{id}}/versions/{{number}}/preview"): RouteSpec(
+        Scope.designs_read,
+        (P.designs_read,),
+        200,
+        Target("design", "path"),
+        path_params={"number": "1"},
+        check=check_png(600, 600),
+    ),
+    ("POST", f"{API}/designs/{{id}}/versions/{{number}}/revert"): RouteSpec(
+        Scope.designs_write,
+        (P.designs_manage,),
+        201,
+        Target("design", "path"),
+        path_params={"number": "1"},
+        check=check_version(None, reverted_from=1),
+    ),
+    ("POST", f"{API}/designs/{{id}}/validate"): RouteSpec(
+        Scope.designs_read,
+        (P.designs_read,),
+        200,
+        Target("design", "path"),
+        body=lambda n: {"version": 1, "product_types": {"tshirt": ["white-m"]}},
+        check=check_issues,
+    ),
+    ("POST", f"{API}/designs/{{id}}/fixes"): RouteSpec(
+        Scope.designs_write,
+        (P.designs_manage,),
+        201,
+        Target("design", "path"),
+        body=lambda n: {"version": 1, "product_type": "tshirt", "code": "semi_transparent_pixels"},
+        check=check_fixed,
+    ),
+    ("POST", f"{API}/designs/{{id}}/renders"): RouteSpec(
+        Scope.designs_write,
+        (P.designs_manage,),
+        202,
+        Target("design", "path"),
+        body=lambda n: {"product_types": {"sticker": []}, "mockups": False},
+        check=check_render_queued,
+    ),
+    ("GET", f"{API}/designs/{{id}}/renders"): RouteSpec(
+        Scope.designs_read,
+        (P.designs_read,),
+        200,
+        Target("design", "path"),
+        check=check_non_empty_page,
+    ),
+    ("GET", f"{API}/renders/{{id}}"): RouteSpec(
+        Scope.designs_read, (P.designs_read,), 200, Target("render", "path"), check=check_same_id
+    ),
+    ("POST", f"{API}/media"): RouteSpec(
+        Scope.designs_write,
+        (P.designs_manage,),
+        201,
+        ON_ORGANIZATION_QUERY,
+        files=logo_upload,
+        check=check_uploaded,
+    ),
+    ("GET", f"{API}/media/{{id}}"): RouteSpec(
+        Scope.designs_read, (P.designs_read,), 200, Target("media", "path"), check=check_same_id
+    ),
+    ("GET", f"{API}/media/{{id}}/content"): RouteSpec(
+        Scope.designs_read,
+        (P.designs_read,),
+        200,
+        Target("media", "path"),
+        check=check_png(64, 48),
+    ),
+    # --- catalog, products, prices, pricing rules -----------------------------------------
+    ("GET", f"{API}/catalog"): RouteSpec(
+        Scope.products_read, (P.products_read,), 200, ON_ORGANIZATION_QUERY, check=check_catalog
+    ),
+    ("GET", f"{API}/catalog/product_types/{{key}}"): RouteSpec(
+        Scope.products_read,
+        (P.products_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        path_params={"key": "mug"},
+        check=check_mug,
+    ),
+    ("GET", f"{API}/catalog/override"): RouteSpec(
+        Scope.products_read, (P.products_read,), 200, ON_ORGANIZATION_QUERY, check=check_override
+    ),
+    ("PUT", f"{API}/catalog/override"): RouteSpec(
+        Scope.products_write,
+        (P.catalog_manage,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        body=lambda n: OVERRIDE,
+        check=check_same_body,
+    ),
+    ("GET", f"{API}/products"): RouteSpec(
+        Scope.products_read,
+        (P.products_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_non_empty_page,
+    ),
+    # Making a product first reads its design: the key needs designs:read as well.
+    ("POST", f"{API}/products"): RouteSpec(
+        Scope.products_write,
+        (P.products_manage, P.designs_read),
+        201,
+        Target("design", "body", field="design_id", optional=False),
+        body=lambda n: {"product_type": "sticker", "render": False},
+        check=check_product_created,
+    ),
+    ("GET", f"{API}/products/{{id}}"): RouteSpec(
+        Scope.products_read, (P.products_read,), 200, Target("product", "path"), check=check_same_id
+    ),
+    ("PATCH", f"{API}/products/{{id}}"): RouteSpec(
+        Scope.products_write,
+        (P.products_manage,),
+        200,
+        Target("product", "path"),
+        body=lambda n: {"title": f"Title {n}"},
+        check=check_titled,
+    ),
+    ("DELETE", f"{API}/products/{{id}}"): RouteSpec(
+        Scope.products_write,
+        (P.products_manage,),
+        200,
+        Target("product", "path"),
+        fresh=True,
+        check=check_same_id,
+    ),
+    ("PATCH", f"{API}/products/{{id}}/variants/{{variant_key}}"): RouteSpec(
+        Scope.products_write,
+        (P.products_manage,),
+        200,
+        Target("product", "path"),
+        path_params={"variant_key": "white-m"},
+        body=lambda n: {"price": 2599},
+        check=check_variant_priced,
+    ),
+    ("GET", f"{API}/products/{{id}}/prices"): RouteSpec(
+        Scope.products_read,
+        (P.products_read,),
+        200,
+        Target("product", "path"),
+        check=check_price_table,
+    ),
+    ("GET", f"{API}/pricing_rules"): RouteSpec(
+        Scope.products_read,
+        (P.products_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_non_empty_page,
+    ),
+    ("POST", f"{API}/pricing_rules"): RouteSpec(
+        Scope.products_write,
+        (P.pricing_manage,),
+        201,
+        ON_ORGANIZATION_BODY,
+        body=lambda n: {"name": f"Rule {n}", "target_bps": 3000},
+        check=check_rule_created,
+    ),
+    ("GET", f"{API}/pricing_rules/{{id}}"): RouteSpec(
+        Scope.products_read,
+        (P.products_read,),
+        200,
+        Target("pricing_rule", "path"),
+        check=check_same_id,
+    ),
+    ("PATCH", f"{API}/pricing_rules/{{id}}"): RouteSpec(
+        Scope.products_write,
+        (P.pricing_manage,),
+        200,
+        Target("pricing_rule", "path"),
+        body=lambda n: {"target_bps": 3100},
+        check=check_rule_updated,
+    ),
+    ("DELETE", f"{API}/pricing_rules/{{id}}"): RouteSpec(
+        Scope.products_write,
+        (P.pricing_manage,),
+        200,
+        Target("pricing_rule", "path"),
+        fresh=True,
+        check=check_same_id,
+    ),
 }
 
 ID_KINDS: dict[str | None, tuple[IdKind, ...]] = {
@@ -358,6 +783,16 @@ ID_KINDS: dict[str | None, tuple[IdKind, ...]] = {
     "query": ("none", "own", "foreign", "missing", "malformed"),
     "body": ("none", "own", "foreign", "missing", "malformed"),
 }
+
+
+def id_kinds(target: Target | None) -> tuple[IdKind, ...]:
+    """The ids a route is called with; a required query or body id is never left out."""
+    kinds = ID_KINDS[target.where if target else None]
+    if target is not None and not target.optional:
+        kinds = tuple(k for k in kinds if k != "none")
+    return kinds
+
+
 MALFORMED_ID = "not-a-uuid"
 OWN_LABEL = "own"
 
@@ -421,6 +856,15 @@ TENANT_TABLES = (
     ("api_keys", "organization_id"),
     ("jobs", "organization_id"),
     ("audit_exports", "organization_id"),
+    ("designs", "organization_id"),
+    ("design_versions", "organization_id"),
+    ("media_assets", "organization_id"),
+    ("renders", "organization_id"),
+    ("render_files", "organization_id"),
+    ("products", "organization_id"),
+    ("product_variants", "organization_id"),
+    ("pricing_rules", "organization_id"),
+    ("catalog_overrides", "organization_id"),
 )
 # Written by every authenticated call (at most once a minute), then rolled back on refusal.
 USAGE_COLUMNS = {"last_used_at", "last_used_ip"}
@@ -539,6 +983,29 @@ async def create_object(
         if state == "cancelled":
             assert await JobRepository.from_session(session).cancel(job.workflow_id)
         return job.id
+    if kind == "design":
+        # Semi-transparent ink on a t-shirt: a validation warning with an automatic fix.
+        design, version = await create_design(
+            session,
+            organization,
+            name=f"{label} design",
+            document=text_document(f"{label[:12]} wild", colour="#ff6b3580"),
+        )
+        await create_render(session, design, version)
+        return design.id
+    if kind == "render":
+        design, version = await create_design(session, organization, name=f"{label} rendered")
+        return (await create_render(session, design, version)).id
+    if kind == "media":
+        return (await create_media(session, organization, filename=f"{label}.png")).id
+    if kind == "product":
+        design, version = await create_design(session, organization, name=f"{label} product")
+        product = await create_product(
+            session, design, version, title=f"{label} tee", variants={"white-m": (1200, 475, 2999)}
+        )
+        return product.id
+    if kind == "pricing_rule":
+        return (await create_pricing_rule(session, organization, name=f"{label} rule")).id
     raise AssertionError(f"unknown kind {kind}")
 
 
@@ -578,6 +1045,11 @@ STATES: tuple[tuple[Kind, str | None], ...] = (
     ("audit_export", None),
     ("job", "enqueued"),
     ("job", "cancelled"),
+    ("design", None),
+    ("render", None),
+    ("media", None),
+    ("product", None),
+    ("pricing_rule", None),
 )
 
 
@@ -646,7 +1118,7 @@ async def test_route_isolation(
     counter = 0
     for principal in principals(spec):
         responses: dict[IdKind, httpx.Response] = {}
-        for id_kind in ID_KINDS[spec.target.where if spec.target else None]:
+        for id_kind in id_kinds(spec.target):
             counter += 1
             where = f"{method} {path} as {principal.name} with {id_kind} id"
             target = spec.target
@@ -677,16 +1149,20 @@ async def test_route_isolation(
                 own_id = tenant.organization.id
 
             url = path
+            for name, value in spec.path_params.items():
+                url = url.replace(f"{{{name}}}", value)
             params: dict[str, str] = {}
-            body = spec.body(f"{counter}-{uuid.uuid4().hex[:6]}") if spec.body else None
+            label = f"{counter}-{uuid.uuid4().hex[:6]}"
+            body = spec.body(label) if spec.body else None
             if target is not None and object_id is not None:
                 if target.where == "path":
-                    url = path.replace("{id}", object_id)
+                    url = url.replace("{id}", object_id)
                 elif target.where == "query":
-                    params["organization_id"] = object_id
+                    params[target.field] = object_id
                 else:
-                    body = {**(body or {}), "organization_id": object_id}
-            if method in ("POST", "PATCH") and body is None:
+                    body = {**(body or {}), target.field: object_id}
+            files = spec.files(label) if spec.files else None
+            if method in ("POST", "PATCH", "PUT") and body is None and files is None:
                 body = {}
 
             token = tokens[principal.name]
@@ -697,7 +1173,7 @@ async def test_route_isolation(
                 method,
                 url,
                 params=params,
-                json=body,
+                **({"files": files} if files is not None else {"json": body}),
                 headers=bearer(token) if token else {},
             )
             responses[id_kind] = response
@@ -714,8 +1190,8 @@ async def test_route_isolation(
                     assert target is not None
                     field_name = {
                         "path": "path.id",
-                        "query": "query.organization_id",
-                        "body": "organization_id",
+                        "query": f"query.{target.field}",
+                        "body": target.field,
                     }[target.where]
                     assert error["detail"].startswith(f"{field_name}: "), f"{where}: {error}"
                 else:

@@ -13,6 +13,10 @@ class Scope(StrEnum):
     audit_read = "audit:read"
     jobs_read = "jobs:read"
     jobs_write = "jobs:write"
+    designs_read = "designs:read"
+    designs_write = "designs:write"
+    products_read = "products:read"
+    products_write = "products:write"
 
 
 SCOPE_DESCRIPTIONS: dict[Scope, str] = {
@@ -25,6 +29,10 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     Scope.audit_read: "Read and export the audit log.",
     Scope.jobs_read: "List background jobs, their steps and errors.",
     Scope.jobs_write: "Cancel, resume and retry background jobs.",
+    Scope.designs_read: "Read designs, versions, uploads, renders, print files and mockups.",
+    Scope.designs_write: "Create and edit designs, upload images, start renders.",
+    Scope.products_read: "Read the catalog, products, variants, prices and pricing rules.",
+    Scope.products_write: "Create and edit products, prices, pricing rules, catalog overrides.",
 }
 
 ALL_SCOPES: frozenset[Scope] = frozenset(Scope)

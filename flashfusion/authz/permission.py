@@ -17,6 +17,12 @@ class Permission(StrEnum):
     audit_read = "audit:read"
     jobs_read = "jobs:read"
     jobs_manage = "jobs:manage"
+    designs_read = "designs:read"
+    designs_manage = "designs:manage"
+    products_read = "products:read"
+    products_manage = "products:manage"
+    pricing_manage = "pricing:manage"
+    catalog_manage = "catalog:manage"
 
 
 PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
@@ -30,22 +36,34 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     Permission.audit_read: "Read and export the audit log",
     Permission.jobs_read: "See background jobs",
     Permission.jobs_manage: "Cancel, resume and retry background jobs",
+    Permission.designs_read: "See designs, uploads, print files and mockups",
+    Permission.designs_manage: "Create, edit, upload to and render designs",
+    Permission.products_read: "See products, variants, prices and pricing rules",
+    Permission.products_manage: "Create, edit and delete products and their prices",
+    Permission.pricing_manage: "Create and change the workspace's pricing rules",
+    Permission.catalog_manage: "Override the product catalog (own costs, disabled variants)",
 }
 
 _VIEWER = {
     Permission.organization_read,
     Permission.members_read,
+    Permission.designs_read,
+    Permission.products_read,
 }
 _EDITOR = _VIEWER | {
     Permission.api_keys_read,
     Permission.api_keys_manage,
     Permission.jobs_read,
+    Permission.designs_manage,
+    Permission.products_manage,
 }
 _ADMIN = _EDITOR | {
     Permission.organization_manage,
     Permission.members_manage,
     Permission.audit_read,
     Permission.jobs_manage,
+    Permission.pricing_manage,
+    Permission.catalog_manage,
 }
 _OWNER = _ADMIN | {Permission.organization_transfer}
 
@@ -68,6 +86,12 @@ PERMISSION_SCOPE: dict[Permission, Scope | None] = {
     Permission.audit_read: Scope.audit_read,
     Permission.jobs_read: Scope.jobs_read,
     Permission.jobs_manage: Scope.jobs_write,
+    Permission.designs_read: Scope.designs_read,
+    Permission.designs_manage: Scope.designs_write,
+    Permission.products_read: Scope.products_read,
+    Permission.products_manage: Scope.products_write,
+    Permission.pricing_manage: Scope.products_write,
+    Permission.catalog_manage: Scope.products_write,
 }
 
 

@@ -22,6 +22,8 @@ QUEUES: dict[str, dict[str, Any]] = {
     "email": {"worker_concurrency": 4},
     # CSV exports read whole tables; keep them from crowding the database.
     "export": {"worker_concurrency": 1, "global_concurrency": 2},
+    # Print files and mockups are CPU-bound: one at a time per executor.
+    "render": {"worker_concurrency": 1},
     # Everything else that is small.
     "default": {"worker_concurrency": 4},
 }

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, Generic, Self, TypeVar
 
 from sqlalchemy import Select, func, select
@@ -65,3 +66,19 @@ class Repository(Generic[M]):
         if flush:
             await self.session.flush()
         return obj
+
+
+class TenantRepository(Repository[M]):
+    """A repository of a tenant-owned table: every read is filtered by organization ids
+    that came from `authz` (STYLE.md §4)."""
+
+    def statement_for_organizations(self, organization_ids: AbstractSet[uuid.UUID]) -> Select[M]:
+        column = self.model.organization_id  # type: ignore[attr-defined]
+        return self.get_base_statement().where(column.in_(organization_ids))
+
+    async def get_for_organizations(
+        self, id: uuid.UUID, organization_ids: AbstractSet[uuid.UUID]
+    ) -> M | None:
+        return await self.get_one_or_none(
+            self.statement_for_organizations(organization_ids).where(self.model.id == id)
+        )

@@ -4,12 +4,18 @@ from flashfusion.models.api_key import APIKey
 from flashfusion.models.audit_event import ActorType, AuditEvent, Outcome
 from flashfusion.models.audit_export import AuditExport, ExportStatus
 from flashfusion.models.base import IDModel, Model, RecordModel, utc_now
+from flashfusion.models.catalog_override import CatalogOverride
+from flashfusion.models.design import Design, DesignVersion
 from flashfusion.models.invitation import Invitation
 from flashfusion.models.job import Job
 from flashfusion.models.login_attempt import LoginAttempt
+from flashfusion.models.media_asset import MediaAsset, MediaKind
 from flashfusion.models.member import Member, Role
 from flashfusion.models.organization import Organization
+from flashfusion.models.pricing_rule import PricingRule
+from flashfusion.models.product import PriceSource, Product, ProductStatus, ProductVariant
 from flashfusion.models.recovery_code import RecoveryCode
+from flashfusion.models.render import Render, RenderFile, RenderFileKind, RenderStatus
 from flashfusion.models.user import User
 from flashfusion.models.user_session import SessionState, UserSession
 from flashfusion.models.user_token import UserToken, UserTokenPurpose
@@ -20,17 +26,31 @@ __all__ = [
     "ActorType",
     "AuditEvent",
     "AuditExport",
+    "CatalogOverride",
+    "Design",
+    "DesignVersion",
     "ExportStatus",
     "IDModel",
     "Invitation",
     "Job",
     "LoginAttempt",
+    "MediaAsset",
+    "MediaKind",
     "Member",
     "Model",
     "Organization",
     "Outcome",
+    "PriceSource",
+    "PricingRule",
+    "Product",
+    "ProductStatus",
+    "ProductVariant",
     "RecordModel",
     "RecoveryCode",
+    "Render",
+    "RenderFile",
+    "RenderFileKind",
+    "RenderStatus",
     "Role",
     "SessionState",
     "User",

@@ -34,13 +34,17 @@ from tests.fixtures.objects import Tenant, add_member, bearer, create_api_key
 # The table as the docs state it (docs/security.md, the members page). ROLE_PERMISSIONS must
 # say exactly this; changing a role's powers means changing this line on purpose.
 DOCUMENTED_TABLE: dict[Role, set[str]] = {
-    Role.viewer: {"organization:read", "members:read"},
+    Role.viewer: {"organization:read", "members:read", "designs:read", "products:read"},
     Role.editor: {
         "organization:read",
         "members:read",
         "api_keys:read",
         "api_keys:manage",
         "jobs:read",
+        "designs:read",
+        "designs:manage",
+        "products:read",
+        "products:manage",
     },
     Role.admin: {
         "organization:read",
@@ -52,6 +56,12 @@ DOCUMENTED_TABLE: dict[Role, set[str]] = {
         "audit:read",
         "jobs:read",
         "jobs:manage",
+        "designs:read",
+        "designs:manage",
+        "products:read",
+        "products:manage",
+        "pricing:manage",
+        "catalog:manage",
     },
     Role.owner: {
         "organization:read",
@@ -64,6 +74,12 @@ DOCUMENTED_TABLE: dict[Role, set[str]] = {
         "audit:read",
         "jobs:read",
         "jobs:manage",
+        "designs:read",
+        "designs:manage",
+        "products:read",
+        "products:manage",
+        "pricing:manage",
+        "catalog:manage",
     },
 }
 
@@ -78,6 +94,13 @@ DOCUMENTED_SCOPES: dict[str, str | None] = {
     "audit:read": "audit:read",
     "jobs:read": "jobs:read",
     "jobs:manage": "jobs:write",
+    "designs:read": "designs:read",
+    "designs:manage": "designs:write",
+    "products:read": "products:read",
+    "products:manage": "products:write",
+    # Pricing rules and catalog overrides are product settings: the same write scope.
+    "pricing:manage": "products:write",
+    "catalog:manage": "products:write",
 }
 
 # Roles an actor may hand out, and roles of members it may change or remove.

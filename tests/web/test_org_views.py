@@ -425,7 +425,14 @@ async def test_viewer_has_no_audit_link_and_gets_403(
     await sign_in(client, session, viewer)
     overview = await client.get(f"/orgs/{org.id}")
     assert overview.status_code == 200
-    assert nav_links(overview.text, org.id) == ["", "/members", "/settings"]
+    assert nav_links(overview.text, org.id) == [
+        "",
+        "/studio",
+        "/products",
+        "/pricing",
+        "/members",
+        "/settings",
+    ]
     assert f"/orgs/{org.id}/audit" not in overview.text
 
     response = await client.get(f"/orgs/{org.id}/audit")
@@ -456,6 +463,9 @@ async def test_owner_nav_has_every_section(
     overview = await client.get(f"/orgs/{org.id}")
     assert nav_links(overview.text, org.id) == [
         "",
+        "/studio",
+        "/products",
+        "/pricing",
         "/members",
         "/api-keys",
         "/jobs",
