@@ -4,7 +4,7 @@ import asyncio
 import hashlib
 import io
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from PIL import Image
@@ -226,6 +226,18 @@ class MediaService:
         for key in keys:
             await storage.delete(key)
 
+    async def _named(
+        self, session: AsyncSession, organization_id: uuid.UUID, media_ids: Iterable[str]
+    ) -> Sequence[MediaAsset]:
+        """This workspace's assets among `media_ids` (ids that aren't UUIDs match nothing)."""
+        wanted: list[uuid.UUID] = []
+        for raw in set(media_ids):
+            try:
+                wanted.append(uuid.UUID(raw))
+            except ValueError:
+                continue
+        return await MediaAssetRepository.from_session(session).get_many(wanted, {organization_id})
+
     async def loader(
         self, session: AsyncSession, organization_id: uuid.UUID, media_ids: Iterable[str]
     ) -> MediaLoader:
@@ -234,15 +246,7 @@ class MediaService:
         Ids that are not UUIDs, or belong to another workspace, are simply absent: the
         renderer reports them as missing, which is what the creator needs to hear.
         """
-        wanted: list[uuid.UUID] = []
-        for raw in set(media_ids):
-            try:
-                wanted.append(uuid.UUID(raw))
-            except ValueError:
-                continue
-        assets = await MediaAssetRepository.from_session(session).get_many(
-            wanted, {organization_id}
-        )
+        assets = await self._named(session, organization_id, media_ids)
         images: dict[str, Image.Image] = {}
         for asset in assets:
             data = await self.content(asset)
@@ -268,15 +272,7 @@ class MediaService:
     async def existing_ids(
         self, session: AsyncSession, organization_id: uuid.UUID, media_ids: Iterable[str]
     ) -> set[str]:
-        wanted: list[uuid.UUID] = []
-        for raw in set(media_ids):
-            try:
-                wanted.append(uuid.UUID(raw))
-            except ValueError:
-                continue
-        assets = await MediaAssetRepository.from_session(session).get_many(
-            wanted, {organization_id}
-        )
+        assets = await self._named(session, organization_id, media_ids)
         return {str(a.id) for a in assets if a.kind == MediaKind.upload}
 
 

@@ -495,6 +495,20 @@ async def products_page(
     )
 
 
+async def _render_context(session: AsyncSessionDep, product: Any) -> dict[str, Any]:
+    """The product's render and its files, split by kind."""
+    render_ = (
+        await render_service.get_by_id(session, product.render_id) if product.render_id else None
+    )
+    files = await render_service.files(session, render_) if render_ else []
+    return {
+        "product": product,
+        "render": render_,
+        "print_files": [f for f in files if f.kind == RenderFileKind.print_file],
+        "mockups": [f for f in files if f.kind == RenderFileKind.mockup],
+    }
+
+
 async def _product_context(
     session: AsyncSessionDep, ctx: OrgDep, product_id: uuid.UUID, channel: str | None
 ) -> dict[str, Any]:
@@ -502,17 +516,10 @@ async def _product_context(
 
     product = await product_service.get(session, ctx.subject, product_id)
     fees, rows = await product_service.price_table(session, product, channel=channel)
-    render_ = (
-        await render_service.get_by_id(session, product.render_id) if product.render_id else None
-    )
-    files = await render_service.files(session, render_) if render_ else []
     return {
-        "product": product,
+        **await _render_context(session, product),
         "fees": fees,
         "rows": rows,
-        "render": render_,
-        "print_files": [f for f in files if f.kind == RenderFileKind.print_file],
-        "mockups": [f for f in files if f.kind == RenderFileKind.mockup],
         "channels": pricing.list_channels(),
         "channel": channel or product.channel,
     }
@@ -534,9 +541,10 @@ async def product_page(
 async def product_render_status(
     request: Request, session: AsyncSessionDep, ctx: OrgDep, product_id: uuid.UUID
 ) -> Response:
-    """HTMX: the render's progress; once finished, the files."""
-    context = await _product_context(session, ctx, product_id, None)
-    return render(request, "studio/_render_status.html", context)
+    """HTMX: the render's progress; once finished, the files (polled every second while it
+    runs, so it reads only the render, not the price table)."""
+    product = await product_service.get(session, ctx.subject, product_id)
+    return render(request, "studio/_render_status.html", await _render_context(session, product))
 
 
 @router.post("/orgs/{org_id}/products/{product_id}")

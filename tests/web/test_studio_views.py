@@ -233,6 +233,11 @@ async def test_validate_then_create_a_product_with_a_price_table(
     assert product.render_id == render.id
     assert 'id="render-status"' in page
     assert 'hx-trigger="every 1s"' in page
+    fragment = await client.get(f"/orgs/{org.id}/products/{product.id}/render")
+    assert fragment.status_code == 200
+    assert fragment.text.lstrip().startswith('<div id="render-status"')
+    assert 'hx-trigger="every 1s"' in fragment.text
+    assert "Waiting for a worker…" in fragment.text
     rows = re.findall(r'<tr data-variant="([^"]+)">', page)
     assert sorted(rows) == sorted(v.key for v in tshirt.variants)
 
