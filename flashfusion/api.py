@@ -2,10 +2,12 @@
 
 from fastapi import APIRouter
 
+from flashfusion.ai.endpoints import router as ai_router
 from flashfusion.api_key.endpoints import router as api_key_router
 from flashfusion.audit.endpoints import router as audit_router
 from flashfusion.auth.endpoints import router as auth_router
 from flashfusion.catalog.endpoints import router as catalog_router
+from flashfusion.content.endpoints import router as content_router
 from flashfusion.exceptions import api_error_responses
 from flashfusion.invitation.endpoints import router as invitation_router
 from flashfusion.jobs.endpoints import router as jobs_router
@@ -26,3 +28,5 @@ router.include_router(jobs_router)
 router.include_router(catalog_router)
 router.include_router(studio_router)
 router.include_router(product_router)
+router.include_router(content_router)
+router.include_router(ai_router)

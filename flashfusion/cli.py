@@ -15,6 +15,7 @@ from rich.table import Table
 
 from flashfusion import __version__
 from flashfusion.config import ConfigurationError, get_settings
+from flashfusion.content.cli import generate
 from flashfusion.studio.cli import studio_app
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(admin_app, name="admin")
 app.add_typer(studio_app, name="studio")
+app.command("generate")(generate)
 
 console = Console()
 err = Console(stderr=True)

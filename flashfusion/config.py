@@ -121,6 +121,25 @@ class Settings(BaseSettings):
     # Threads one render uses (Pillow and numpy release the GIL while drawing and compressing).
     RENDER_THREADS: int = Field(default=2, ge=1, le=32)
 
+    # AI providers for the whole instance (a workspace's own keys, set in AI settings, win).
+    # No key: that provider is skipped and the built-in offline provider writes the copy.
+    OPENAI_API_KEY: SecretStr | None = None
+    OPENAI_BASE_URL: str = ""
+    ANTHROPIC_API_KEY: SecretStr | None = None
+    ANTHROPIC_BASE_URL: str = ""
+    GEMINI_API_KEY: SecretStr | None = None
+    GEMINI_BASE_URL: str = ""
+    XAI_API_KEY: SecretStr | None = None
+    XAI_BASE_URL: str = ""
+    PERPLEXITY_API_KEY: SecretStr | None = None
+    PERPLEXITY_BASE_URL: str = ""
+    # An OpenAI-compatible server on your machine (Ollama, llama.cpp, vLLM), e.g.
+    # http://127.0.0.1:11434/v1; empty: not used.
+    LOCAL_AI_BASE_URL: str = ""
+    LOCAL_AI_MODEL: str = ""
+    AI_TIMEOUT_SECONDS: float = Field(default=60.0, gt=0, le=600)
+    AI_CACHE_MAX_ENTRIES: int = Field(default=2048, ge=0)
+
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool | None = None
 

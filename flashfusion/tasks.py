@@ -1,8 +1,9 @@
 """Importing this module registers every job kind with DBOS (before launch)."""
 
 from flashfusion.audit import tasks as audit_tasks
+from flashfusion.content import tasks as content_tasks
 from flashfusion.email import tasks as email_tasks
 from flashfusion.jobs import tasks as jobs_tasks
 from flashfusion.studio import tasks as studio_tasks
 
-__all__ = ["audit_tasks", "email_tasks", "jobs_tasks", "studio_tasks"]
+__all__ = ["audit_tasks", "content_tasks", "email_tasks", "jobs_tasks", "studio_tasks"]

@@ -75,3 +75,31 @@ def test_render_catalog_prints_its_figures() -> None:
         r"\(target p95 < 300 ms: (meets|misses)\)",
         out,
     ), out
+
+
+BATCH_SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "batch_generation.py"
+
+
+@pytest.mark.slow
+def test_batch_generation_prints_its_figures() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHFUSION_")}
+    done = subprocess.run(
+        [sys.executable, str(BATCH_SCRIPT), "--items", "16", "--latency", "0.02"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    out = done.stdout
+    assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
+    assert "batch_generation: 16 listings, sandbox latency 20 ms, concurrency 8, SQLite" in out
+    # 16 ideas: 16 provider requests (the warm-up's is not counted), all succeeded.
+    assert re.search(
+        r"first run   wall [\d.]+ s  ideal 0\.04 s  ratio [\d.]+ \(target >= 0\.85\)  "
+        r"provider requests 16  status succeeded done 16 failed 0",
+        out,
+    ), out
+    assert re.search(r"cached run  wall [\d.]+ s  [\d.]+ ms/item .* status succeeded done 16", out)
+    assert re.search(r"AI layer cache hit [\d.]+ ms/request over 16 requests \(12 hits", out), out
+    assert re.search(r"mean cost per listing \$0\.\d{6} over 17 generations", out), out

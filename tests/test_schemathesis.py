@@ -72,6 +72,19 @@ ID_KINDS: dict[str, list[tuple[Kind, str | None]]] = {
     "/api/v1/products/{id}/variants/{variant_key}": [("product", None)],
     "/api/v1/products/{id}/prices": [("product", None)],
     "/api/v1/pricing_rules/{id}": [("pricing_rule", None)],
+    "/api/v1/ai/generations/{id}": [("ai_generation", None)],
+    "/api/v1/content/listings/{id}": [("listing_copy", None)],
+    "/api/v1/content/listings/{id}/versions": [("listing_copy", None)],
+    "/api/v1/content/listings/{id}/versions/{number}": [("listing_copy", None)],
+    "/api/v1/content/listings/{id}/revert": [("listing_copy", None)],
+    "/api/v1/content/listings/{id}/diff": [("listing_copy", None)],
+    "/api/v1/content/listings/{id}/translate": [("listing_copy", None)],
+    "/api/v1/content/listings/{id}/seo": [("listing_copy", None)],
+    "/api/v1/brand-voices/{id}": [("brand_voice", None)],
+    "/api/v1/content/experiments/{id}": [("experiment", "draft")],
+    "/api/v1/content/experiments/{id}/start": [("experiment", "draft")],
+    "/api/v1/content/experiments/{id}/stop": [("experiment", "running")],
+    "/api/v1/content/experiments/{id}/outcome": [("experiment", "running")],
 }
 # Path parameters besides `{id}` that the seeded requests need to reach a real object.
 PATH_PARAMS: dict[str, dict[str, str]] = {
@@ -80,6 +93,9 @@ PATH_PARAMS: dict[str, dict[str, str]] = {
     "/api/v1/designs/{id}/versions/{number}/revert": {"number": "1"},
     "/api/v1/products/{id}/variants/{variant_key}": {"variant_key": "white-m"},
     "/api/v1/catalog/product_types/{key}": {"key": "tshirt"},
+    "/api/v1/content/listings/{id}/versions/{number}": {"number": "1"},
+    # A provider no default text chain uses: a stored key is never called.
+    "/api/v1/ai/credentials/{provider}": {"provider": "xai"},
 }
 # Bodies that make a seeded request valid where generated ones almost never are (a preset key,
 # a catalog key, an image): the valid path must be exercised too.
@@ -97,7 +113,45 @@ SEEDED_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/catalog/override"): {
         "product_types": {"tshirt": {"variants": {"white-s": {"enabled": False}}}}
     },
+    ("PATCH", "/api/v1/ai/settings"): {
+        "chains": {},
+        "models": {},
+        "plan_tier": "free",
+        "monthly_cap_microusd": None,
+        "hard_stop": True,
+        "offline_fallback": True,
+    },
+    ("PUT", "/api/v1/ai/credentials/{provider}"): {"api_key": "xai-test-seeded-not-a-key"},
+    ("PATCH", "/api/v1/content/listings/{id}"): {"title": "Seeded title"},
+    ("POST", "/api/v1/content/listings/{id}/revert"): {"version": 1},
+    ("POST", "/api/v1/content/listings/{id}/translate"): {"languages": ["de"]},
+    ("POST", "/api/v1/content/experiments/{id}/stop"): {"winner": "A"},
+    ("POST", "/api/v1/content/experiments/{id}/outcome"): {
+        "variant": "A",
+        "impressions": 10,
+        "clicks": 1,
+        "orders": 0,
+    },
 }
+# Bodies of operations that name their workspace in the body: sent once per tenant.
+SEEDED_WORKSPACE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/designs"): SEEDED_BODIES[("POST", "/api/v1/designs")],
+    ("POST", "/api/v1/content/listings/generate"): {
+        "idea": "Stay Wild",
+        "product_type": "tshirt",
+        "platforms": ["etsy"],
+    },
+    ("POST", "/api/v1/content/scripts"): {
+        "idea": "Stay Wild",
+        "product_type": "tshirt",
+        "platform": "tiktok",
+        "seconds": 30,
+    },
+    ("POST", "/api/v1/brand-voices"): {"name": "Seeded voice", "tone": ["warm"]},
+}
+# Seeded first: generated requests may have set a budget of 0 without the offline fallback,
+# which would refuse every seeded generation after them.
+SEEDED_FIRST = {("PATCH", "/api/v1/ai/settings")}
 SEEDED_UPLOADS = {("POST", "/api/v1/media")}
 METHOD_ORDER = {"GET": 0, "POST": 1, "PUT": 2, "PATCH": 2, "DELETE": 3}
 
@@ -180,6 +234,31 @@ async def seeded_cases(schema: Any, session: AsyncSession, a: Tenant, b: Tenant)
                     kwargs["body"] = body_example.body
                     kwargs["media_type"] = body_example.media_type
                 cases.append(operation.Case(**kwargs))
+            workspace_body = SEEDED_WORKSPACE_BODIES.get((operation.method.upper(), operation.path))
+            if workspace_body is not None:
+                cases.append(
+                    operation.Case(
+                        body={**workspace_body, "organization_id": str(tenant.organization.id)},
+                        media_type="application/json",
+                    )
+                )
+            if (
+                operation.path == "/api/v1/content/experiments"
+                and operation.method.upper() == "POST"
+            ):
+                copy_id = await create_object(
+                    session, tenant.organization, tenant, "listing_copy", None, "seed"
+                )
+                cases.append(
+                    operation.Case(
+                        body={
+                            "listing_copy_id": str(copy_id),
+                            "field": "title",
+                            "versions": [1, 2],
+                        },
+                        media_type="application/json",
+                    )
+                )
             if operation.path == "/api/v1/products" and operation.method.upper() == "POST":
                 design_id = await create_object(
                     session, tenant.organization, tenant, "design", None, "seed"
@@ -197,7 +276,14 @@ async def seeded_cases(schema: Any, session: AsyncSession, a: Tenant, b: Tenant)
             if body_example is not None:
                 kwargs.update(body=body_example.body, media_type=body_example.media_type)
             cases.append(operation.Case(**kwargs))
-    return sorted(cases, key=lambda c: METHOD_ORDER.get(c.method, 9))
+    return sorted(
+        cases,
+        key=lambda c: (
+            -1
+            if (c.method.upper(), c.path) in SEEDED_FIRST
+            else METHOD_ORDER.get(c.method.upper(), 9)
+        ),
+    )
 
 
 async def test_api_conforms_to_its_schema(

@@ -29,6 +29,7 @@ from PIL import Image
 from sqlalchemy import Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flashfusion.ai.service import credential_aad
 from flashfusion.audit.service import audit as audit_service
 from flashfusion.auth.dependencies import Authenticator
 from flashfusion.auth.models import AuthSubject
@@ -37,8 +38,23 @@ from flashfusion.authz.permission import PERMISSION_SCOPE, ROLE_PERMISSIONS, Per
 from flashfusion.catalog.registry import get_catalog
 from flashfusion.jobs.enqueue import enqueue
 from flashfusion.jobs.repository import JobRepository
+from flashfusion.kit import encryption
 from flashfusion.kit.crypto import random_token, sha256_hex
-from flashfusion.models import AuditExport, ExportStatus, Invitation, Organization, Role, utc_now
+from flashfusion.models import (
+    AICredential,
+    AIGeneration,
+    AuditExport,
+    BrandVoice,
+    ContentExperiment,
+    ExportStatus,
+    Invitation,
+    ListingCopy,
+    ListingCopyStatus,
+    ListingCopyVersion,
+    Organization,
+    Role,
+    utc_now,
+)
 from tests.fixtures.objects import (
     Tenant,
     add_member,
@@ -73,6 +89,11 @@ Kind = Literal[
     "media",
     "product",
     "pricing_rule",
+    "ai_credential",
+    "ai_generation",
+    "listing_copy",
+    "brand_voice",
+    "experiment",
 ]
 IdKind = Literal["none", "own", "foreign", "missing", "malformed"]
 
@@ -84,7 +105,7 @@ class Target:
     kind: Kind
     where: Literal["path", "query", "body"]
     # The state an object must be in for the valid call to succeed (jobs: cancel vs resume).
-    state: Literal["enqueued", "cancelled"] | None = None
+    state: Literal["enqueued", "cancelled", "draft", "running"] | None = None
     # The query or body field that carries the id; optional ones fall back to the caller's own
     # workspace when left out.
     field: str = "organization_id"
@@ -341,6 +362,130 @@ def check_rule_created(response: httpx.Response, call: Call) -> None:
 def check_rule_updated(response: httpx.Response, call: Call) -> None:
     body = _json(response)
     assert (body["id"], body["target_bps"]) == (str(call.own_id), 3100)
+
+
+# --- AI settings, cost ledger, listing copy, brand voices, experiments checks ----------------
+
+
+def check_ai_settings(soft_warning_percent: int) -> Check:
+    def check(response: httpx.Response, call: Call) -> None:
+        body = _json(response)
+        assert body["organization_id"] == str(call.organization.id)
+        assert (body["plan_tier"], body["soft_warning_percent"]) == ("free", soft_warning_percent)
+
+    return check
+
+
+def check_credential(provider: str, source: str) -> Check:
+    def check(response: httpx.Response, call: Call) -> None:
+        body = _json(response)
+        found = (
+            body if isinstance(body, dict) else next(c for c in body if c["provider"] == provider)
+        )
+        assert (found["provider"], found["source"]) == (provider, source)
+        if call.body and "api_key" in call.body:
+            assert found["key_hint"] == call.body["api_key"][-4:]
+            assert call.body["api_key"] not in response.text
+
+    return check
+
+
+def check_costs(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert body["organization_id"] == str(call.organization.id)
+    assert body["generations"] >= 1
+    assert body["budget"]["cap_microusd"] == 2_000_000
+
+
+def check_generated(response: httpx.Response, call: Call) -> None:
+    assert call.body is not None
+    [listing] = _json(response)
+    assert (listing["idea"], listing["platform"], listing["status"]) == (
+        call.body["idea"],
+        "etsy",
+        "ready",
+    )
+    assert listing["organization_id"] == str(call.organization.id)
+    assert (listing["latest"]["provider"], listing["latest"]["violations"]) == ("offline", [])
+
+
+def check_copy_edited(response: httpx.Response, call: Call) -> None:
+    assert call.body is not None
+    body = _json(response)
+    assert (body["id"], body["latest"]["fields"]["title"]) == (str(call.own_id), call.body["title"])
+    assert body["latest"]["source"] == "edited"
+
+
+def check_copy_version(number: int) -> Check:
+    def check(response: httpx.Response, call: Call) -> None:
+        body = _json(response)
+        assert (body["listing_copy_id"], body["version"]) == (str(call.own_id), number)
+
+    return check
+
+
+def check_copy_reverted(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert body["id"] == str(call.own_id)
+    assert (body["latest"]["source"], body["latest"]["note"]) == (
+        "reverted",
+        "reverted to version 1",
+    )
+
+
+def check_copy_diff(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["listing_copy_id"], body["a"], body["b"]) == (str(call.own_id), 1, 2)
+    assert [c["field"] for c in body["changes"]] == ["title"]
+
+
+def check_translated(response: httpx.Response, call: Call) -> None:
+    [listing] = _json(response)
+    assert (listing["language"], listing["platform"], listing["latest"]["provider"]) == (
+        "de",
+        "etsy",
+        "offline",
+    )
+
+
+def check_seo(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["listing_copy_id"], body["version"]) == (str(call.own_id), 2)
+    assert 0 <= body["score"] <= 100
+
+
+def check_script(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["seconds"], body["platform"], body["provider"]) == (30, "tiktok", "offline")
+    assert sum(s["seconds"] for s in body["scenes"]) == 30
+
+
+def check_named(response: httpx.Response, call: Call) -> None:
+    assert call.body is not None
+    assert _json(response)["name"] == call.body["name"]
+
+
+def check_experiment_created(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["listing_copy_id"], body["status"]) == (str(call.own_id), "draft")
+    assert [(v["key"], v["version"], v["traffic_percent"]) for v in body["variants"]] == [
+        ("A", 1, 50),
+        ("B", 2, 50),
+    ]
+
+
+def check_experiment_status(status: str, winner: str | None = None) -> Check:
+    def check(response: httpx.Response, call: Call) -> None:
+        body = _json(response)
+        assert (body["id"], body["status"], body["winner"]) == (str(call.own_id), status, winner)
+
+    return check
+
+
+def check_outcome(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert body["id"] == str(call.own_id)
+    assert (body["variants"][0]["impressions"], body["variants"][0]["clicks"]) == (10, 1)
 
 
 def small_document(label: str) -> dict[str, Any]:
@@ -775,6 +920,234 @@ ROUTES: dict[tuple[str, str], RouteSpec] = {
         fresh=True,
         check=check_same_id,
     ),
+    # --- AI settings, provider keys, cost ledger -------------------------------------------
+    ("GET", f"{API}/ai/settings"): RouteSpec(
+        Scope.ai_read, (P.ai_usage_read,), 200, ON_ORGANIZATION_QUERY, check=check_ai_settings(80)
+    ),
+    ("PATCH", f"{API}/ai/settings"): RouteSpec(
+        Scope.ai_write,
+        (P.ai_manage,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        body=lambda n: {"soft_warning_percent": 70},
+        check=check_ai_settings(70),
+    ),
+    ("GET", f"{API}/ai/credentials"): RouteSpec(
+        Scope.ai_read,
+        (P.ai_usage_read,),
+        200,
+        Target("ai_credential", "query"),
+        check=check_credential("perplexity", "workspace"),
+    ),
+    ("PUT", f"{API}/ai/credentials/{{provider}}"): RouteSpec(
+        Scope.ai_write,
+        (P.ai_manage,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        path_params={"provider": "xai"},
+        body=lambda n: {"api_key": f"xai-test-{n}-fake"},
+        check=check_credential("xai", "workspace"),
+    ),
+    ("DELETE", f"{API}/ai/credentials/{{provider}}"): RouteSpec(
+        Scope.ai_write,
+        (P.ai_manage,),
+        200,
+        Target("ai_credential", "query"),
+        fresh=True,
+        path_params={"provider": "perplexity"},
+        check=check_credential("perplexity", "none"),
+    ),
+    ("GET", f"{API}/ai/generations"): RouteSpec(
+        Scope.ai_read,
+        (P.ai_usage_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_non_empty_page,
+    ),
+    ("GET", f"{API}/ai/generations/{{id}}"): RouteSpec(
+        Scope.ai_read,
+        (P.ai_usage_read,),
+        200,
+        Target("ai_generation", "path"),
+        check=check_same_id,
+    ),
+    ("GET", f"{API}/ai/costs"): RouteSpec(
+        Scope.ai_read, (P.ai_usage_read,), 200, ON_ORGANIZATION_QUERY, check=check_costs
+    ),
+    # --- listing copy, scripts, brand voices, experiments ----------------------------------
+    ("POST", f"{API}/content/listings/generate"): RouteSpec(
+        Scope.content_write,
+        (P.content_manage,),
+        201,
+        ON_ORGANIZATION_BODY,
+        body=lambda n: {"idea": f"Idea {n}", "product_type": "tshirt", "platforms": ["etsy"]},
+        check=check_generated,
+    ),
+    ("GET", f"{API}/content/listings"): RouteSpec(
+        Scope.content_read,
+        (P.content_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_non_empty_page,
+    ),
+    ("GET", f"{API}/content/listings/{{id}}"): RouteSpec(
+        Scope.content_read,
+        (P.content_read,),
+        200,
+        Target("listing_copy", "path"),
+        check=check_same_id,
+    ),
+    ("PATCH", f"{API}/content/listings/{{id}}"): RouteSpec(
+        Scope.content_write,
+        (P.content_manage,),
+        200,
+        Target("listing_copy", "path"),
+        body=lambda n: {"title": f"Edited Tee {n}"},
+        check=check_copy_edited,
+    ),
+    ("GET", f"{API}/content/listings/{{id}}/versions"): RouteSpec(
+        Scope.content_read,
+        (P.content_read,),
+        200,
+        Target("listing_copy", "path"),
+        check=check_non_empty_page,
+    ),
+    ("GET", f"{API}/content/listings/{{id}}/versions/{{number}}"): RouteSpec(
+        Scope.content_read,
+        (P.content_read,),
+        200,
+        Target("listing_copy", "path"),
+        path_params={"number": "1"},
+        check=check_copy_version(1),
+    ),
+    ("POST", f"{API}/content/listings/{{id}}/revert"): RouteSpec(
+        Scope.content_write,
+        (P.content_manage,),
+        201,
+        Target("listing_copy", "path"),
+        body=lambda n: {"version": 1},
+        check=check_copy_reverted,
+    ),
+    ("GET", f"{API}/content/listings/{{id}}/diff"): RouteSpec(
+        Scope.content_read,
+        (P.content_read,),
+        200,
+        Target("listing_copy", "path"),
+        check=check_copy_diff,
+    ),
+    ("POST", f"{API}/content/listings/{{id}}/translate"): RouteSpec(
+        Scope.content_write,
+        (P.content_manage,),
+        201,
+        Target("listing_copy", "path"),
+        body=lambda n: {"languages": ["de"]},
+        check=check_translated,
+    ),
+    ("POST", f"{API}/content/listings/{{id}}/seo"): RouteSpec(
+        Scope.content_read,
+        (P.content_read,),
+        200,
+        Target("listing_copy", "path"),
+        check=check_seo,
+    ),
+    ("POST", f"{API}/content/scripts"): RouteSpec(
+        Scope.content_write,
+        (P.content_manage,),
+        200,
+        ON_ORGANIZATION_BODY,
+        body=lambda n: {
+            "idea": f"Idea {n}",
+            "product_type": "tshirt",
+            "platform": "tiktok",
+            "seconds": 30,
+        },
+        check=check_script,
+    ),
+    ("GET", f"{API}/brand-voices"): RouteSpec(
+        Scope.content_read,
+        (P.content_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_non_empty_page,
+    ),
+    ("POST", f"{API}/brand-voices"): RouteSpec(
+        Scope.content_write,
+        (P.content_manage,),
+        201,
+        ON_ORGANIZATION_BODY,
+        body=lambda n: {"name": f"Voice {n}", "tone": ["warm"]},
+        check=check_named,
+    ),
+    ("GET", f"{API}/brand-voices/{{id}}"): RouteSpec(
+        Scope.content_read,
+        (P.content_read,),
+        200,
+        Target("brand_voice", "path"),
+        check=check_same_id,
+    ),
+    ("PATCH", f"{API}/brand-voices/{{id}}"): RouteSpec(
+        Scope.content_write,
+        (P.content_manage,),
+        200,
+        Target("brand_voice", "path"),
+        body=lambda n: {"name": f"Renamed {n}"},
+        check=check_named,
+    ),
+    ("DELETE", f"{API}/brand-voices/{{id}}"): RouteSpec(
+        Scope.content_write,
+        (P.content_manage,),
+        200,
+        Target("brand_voice", "path"),
+        fresh=True,
+        check=check_same_id,
+    ),
+    ("POST", f"{API}/content/experiments"): RouteSpec(
+        Scope.content_write,
+        (P.content_manage,),
+        201,
+        Target("listing_copy", "body", field="listing_copy_id", optional=False),
+        body=lambda n: {"field": "title", "versions": [1, 2]},
+        check=check_experiment_created,
+    ),
+    ("GET", f"{API}/content/experiments"): RouteSpec(
+        Scope.content_read,
+        (P.content_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_non_empty_page,
+    ),
+    ("GET", f"{API}/content/experiments/{{id}}"): RouteSpec(
+        Scope.content_read,
+        (P.content_read,),
+        200,
+        Target("experiment", "path", "draft"),
+        check=check_same_id,
+    ),
+    ("POST", f"{API}/content/experiments/{{id}}/start"): RouteSpec(
+        Scope.content_write,
+        (P.content_manage,),
+        200,
+        Target("experiment", "path", "draft"),
+        fresh=True,
+        check=check_experiment_status("running"),
+    ),
+    ("POST", f"{API}/content/experiments/{{id}}/stop"): RouteSpec(
+        Scope.content_write,
+        (P.content_manage,),
+        200,
+        Target("experiment", "path", "running"),
+        fresh=True,
+        body=lambda n: {"winner": "B"},
+        check=check_experiment_status("stopped", "B"),
+    ),
+    ("POST", f"{API}/content/experiments/{{id}}/outcome"): RouteSpec(
+        Scope.content_write,
+        (P.content_manage,),
+        200,
+        Target("experiment", "path", "running"),
+        body=lambda n: {"variant": "A", "impressions": 10, "clicks": 1, "orders": 0},
+        check=check_outcome,
+    ),
 }
 
 ID_KINDS: dict[str | None, tuple[IdKind, ...]] = {
@@ -865,6 +1238,16 @@ TENANT_TABLES = (
     ("product_variants", "organization_id"),
     ("pricing_rules", "organization_id"),
     ("catalog_overrides", "organization_id"),
+    ("ai_settings", "organization_id"),
+    ("ai_credentials", "organization_id"),
+    ("ai_generations", "organization_id"),
+    ("ai_cache_entries", "organization_id"),
+    ("brand_voices", "organization_id"),
+    ("listing_copies", "organization_id"),
+    ("listing_copy_versions", "organization_id"),
+    ("content_experiments", "organization_id"),
+    ("content_batches", "organization_id"),
+    ("content_batch_items", "organization_id"),
 )
 # Written by every authenticated call (at most once a minute), then rolled back on refusal.
 USAGE_COLUMNS = {"last_used_at", "last_used_ip"}
@@ -1006,7 +1389,122 @@ async def create_object(
         return product.id
     if kind == "pricing_rule":
         return (await create_pricing_rule(session, organization, name=f"{label} rule")).id
+    if kind == "ai_credential":
+        # The routes name the workspace (the provider is in the path): the id is the
+        # organization's, of one that holds a stored key. A key no default text chain uses, so
+        # that no generation in the matrix would try to reach the provider.
+        return await create_ai_credential(session, organization, label)
+    if kind == "ai_generation":
+        return (await create_ai_generation(session, organization)).id
+    if kind == "listing_copy":
+        return (await create_listing_copy(session, organization, label)).id
+    if kind == "brand_voice":
+        voice = BrandVoice(organization_id=organization.id, name=f"{label} voice", tone=["warm"])
+        session.add(voice)
+        await session.flush()
+        return voice.id
+    if kind == "experiment":
+        copy = await create_listing_copy(session, organization, label)
+        experiment = ContentExperiment(
+            organization_id=organization.id,
+            listing_copy_id=copy.id,
+            field="title",
+            variants=[
+                {
+                    "key": key,
+                    "version": number,
+                    "text": f"{label} tee {number}",
+                    "traffic_percent": 50,
+                    "impressions": None,
+                    "clicks": None,
+                    "orders": None,
+                }
+                for key, number in (("A", 1), ("B", 2))
+            ],
+            status=state or "draft",
+            started_at=utc_now() if state == "running" else None,
+        )
+        session.add(experiment)
+        await session.flush()
+        return experiment.id
     raise AssertionError(f"unknown kind {kind}")
+
+
+async def create_ai_credential(
+    session: AsyncSession, organization: Organization, label: str
+) -> uuid.UUID:
+    existing = await session.execute(
+        text(
+            "SELECT count(*) FROM ai_credentials WHERE organization_id = :org "
+            "AND provider = 'perplexity'"
+        ).bindparams(bindparam("org", type_=Uuid())),
+        {"org": organization.id},
+    )
+    if not existing.scalar_one():
+        credential = AICredential(
+            id=uuid.uuid4(), organization_id=organization.id, provider="perplexity"
+        )
+        key = f"pplx-test-{uuid.uuid4().hex}"
+        credential.encrypted_api_key = encryption.encrypt(key, aad=credential_aad(credential))
+        credential.key_hint = key[-4:]
+        session.add(credential)
+        await session.flush()
+    return organization.id
+
+
+async def create_ai_generation(session: AsyncSession, organization: Organization) -> AIGeneration:
+    generation = AIGeneration(
+        organization_id=organization.id,
+        task="listing_copy",
+        provider="offline",
+        model="offline",
+        status="succeeded",
+        cost_microusd=0,
+        price_version="test",
+        fallback_path=[{"provider": "offline", "outcome": "succeeded"}],
+    )
+    session.add(generation)
+    await session.flush()
+    return generation
+
+
+async def create_listing_copy(
+    session: AsyncSession, organization: Organization, label: str
+) -> ListingCopy:
+    """Etsy copy of an idea with two versions whose titles differ (the label names both)."""
+    copy = ListingCopy(
+        organization_id=organization.id,
+        subject=f"idea:{uuid.uuid4().hex}",
+        idea=f"{label} coffee",
+        product_type="tshirt",
+        platform="etsy",
+        language="en",
+        status=ListingCopyStatus.ready,
+        latest_version=2,
+    )
+    session.add(copy)
+    await session.flush()
+    for number in (1, 2):
+        session.add(
+            ListingCopyVersion(
+                organization_id=organization.id,
+                listing_copy_id=copy.id,
+                version=number,
+                fields={
+                    "title": f"{label} tee {number}",
+                    "description": f"A {label} coffee tee.",
+                    "tags": ["coffee"],
+                    "bullets": [],
+                    "seo_title": None,
+                    "meta_description": None,
+                    "hashtags": [],
+                    "alt_text": None,
+                },
+                source="generated",
+            )
+        )
+    await session.flush()
+    return copy
 
 
 @dataclass
@@ -1050,6 +1548,12 @@ STATES: tuple[tuple[Kind, str | None], ...] = (
     ("media", None),
     ("product", None),
     ("pricing_rule", None),
+    ("ai_credential", None),
+    ("ai_generation", None),
+    ("listing_copy", None),
+    ("brand_voice", None),
+    ("experiment", "draft"),
+    ("experiment", "running"),
 )
 
 

@@ -17,6 +17,10 @@ class Scope(StrEnum):
     designs_write = "designs:write"
     products_read = "products:read"
     products_write = "products:write"
+    content_read = "content:read"
+    content_write = "content:write"
+    ai_read = "ai:read"
+    ai_write = "ai:write"
 
 
 SCOPE_DESCRIPTIONS: dict[Scope, str] = {
@@ -33,6 +37,12 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     Scope.designs_write: "Create and edit designs, upload images, start renders.",
     Scope.products_read: "Read the catalog, products, variants, prices and pricing rules.",
     Scope.products_write: "Create and edit products, prices, pricing rules, catalog overrides.",
+    Scope.content_read: "Read listing copy, versions, brand voices, experiments and batches.",
+    Scope.content_write: (
+        "Generate, edit and revert listing copy; manage brand voices, experiments, batches."
+    ),
+    Scope.ai_read: "Read the AI cost ledger, cost summaries and budget status.",
+    Scope.ai_write: "Change AI provider keys, provider chains and budgets.",
 }
 
 ALL_SCOPES: frozenset[Scope] = frozenset(Scope)

@@ -23,6 +23,10 @@ class Permission(StrEnum):
     products_manage = "products:manage"
     pricing_manage = "pricing:manage"
     catalog_manage = "catalog:manage"
+    content_read = "content:read"
+    content_manage = "content:manage"
+    ai_usage_read = "ai_usage:read"
+    ai_manage = "ai:manage"
 
 
 PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
@@ -42,6 +46,12 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     Permission.products_manage: "Create, edit and delete products and their prices",
     Permission.pricing_manage: "Create and change the workspace's pricing rules",
     Permission.catalog_manage: "Override the product catalog (own costs, disabled variants)",
+    Permission.content_read: "See listing copy, its versions, brand voices and A/B experiments",
+    Permission.content_manage: (
+        "Generate, edit and revert listing copy; brand voices, experiments, batches"
+    ),
+    Permission.ai_usage_read: "See the AI cost ledger, costs and budgets",
+    Permission.ai_manage: "Set AI provider keys, provider chains and budgets",
 }
 
 _VIEWER = {
@@ -49,6 +59,7 @@ _VIEWER = {
     Permission.members_read,
     Permission.designs_read,
     Permission.products_read,
+    Permission.content_read,
 }
 _EDITOR = _VIEWER | {
     Permission.api_keys_read,
@@ -56,6 +67,8 @@ _EDITOR = _VIEWER | {
     Permission.jobs_read,
     Permission.designs_manage,
     Permission.products_manage,
+    Permission.content_manage,
+    Permission.ai_usage_read,
 }
 _ADMIN = _EDITOR | {
     Permission.organization_manage,
@@ -64,6 +77,7 @@ _ADMIN = _EDITOR | {
     Permission.jobs_manage,
     Permission.pricing_manage,
     Permission.catalog_manage,
+    Permission.ai_manage,
 }
 _OWNER = _ADMIN | {Permission.organization_transfer}
 
@@ -92,6 +106,10 @@ PERMISSION_SCOPE: dict[Permission, Scope | None] = {
     Permission.products_manage: Scope.products_write,
     Permission.pricing_manage: Scope.products_write,
     Permission.catalog_manage: Scope.products_write,
+    Permission.content_read: Scope.content_read,
+    Permission.content_manage: Scope.content_write,
+    Permission.ai_usage_read: Scope.ai_read,
+    Permission.ai_manage: Scope.ai_write,
 }
 
 

@@ -24,6 +24,8 @@ QUEUES: dict[str, dict[str, Any]] = {
     "export": {"worker_concurrency": 1, "global_concurrency": 2},
     # Print files and mockups are CPU-bound: one at a time per executor.
     "render": {"worker_concurrency": 1},
+    # Listing-copy batches: each job runs many provider calls concurrently inside its steps.
+    "content": {"worker_concurrency": 2},
     # Everything else that is small.
     "default": {"worker_concurrency": 4},
 }

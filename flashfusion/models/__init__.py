@@ -1,13 +1,26 @@
 """Every table, one module per table; import from here."""
 
+from flashfusion.models.ai_cache_entry import AICacheEntry
+from flashfusion.models.ai_credential import AICredential
+from flashfusion.models.ai_generation import AIGeneration
+from flashfusion.models.ai_settings import AISettings
 from flashfusion.models.api_key import APIKey
 from flashfusion.models.audit_event import ActorType, AuditEvent, Outcome
 from flashfusion.models.audit_export import AuditExport, ExportStatus
 from flashfusion.models.base import IDModel, Model, RecordModel, utc_now
+from flashfusion.models.brand_voice import BrandVoice
 from flashfusion.models.catalog_override import CatalogOverride
+from flashfusion.models.content_batch import (
+    BatchItemStatus,
+    BatchStatus,
+    ContentBatch,
+    ContentBatchItem,
+)
+from flashfusion.models.content_experiment import ContentExperiment
 from flashfusion.models.design import Design, DesignVersion
 from flashfusion.models.invitation import Invitation
 from flashfusion.models.job import Job
+from flashfusion.models.listing_copy import ListingCopy, ListingCopyStatus, ListingCopyVersion
 from flashfusion.models.login_attempt import LoginAttempt
 from flashfusion.models.media_asset import MediaAsset, MediaKind
 from flashfusion.models.member import Member, Role
@@ -22,6 +35,19 @@ from flashfusion.models.user_token import UserToken, UserTokenPurpose
 from flashfusion.models.worker_heartbeat import WorkerHeartbeat
 
 __all__ = [
+    "AICacheEntry",
+    "AICredential",
+    "AIGeneration",
+    "AISettings",
+    "BrandVoice",
+    "BatchItemStatus",
+    "BatchStatus",
+    "ContentBatch",
+    "ContentBatchItem",
+    "ContentExperiment",
+    "ListingCopy",
+    "ListingCopyStatus",
+    "ListingCopyVersion",
     "APIKey",
     "ActorType",
     "AuditEvent",

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Depends
 
-from flashfusion.web import views_account, views_auth, views_org, views_studio
+from flashfusion.web import views_account, views_auth, views_content, views_org, views_studio
 from flashfusion.web.security import verify_csrf
 
 # Every state-changing browser request carries a CSRF token; GET never changes state.
@@ -11,3 +11,4 @@ router.include_router(views_auth.router)
 router.include_router(views_account.router)
 router.include_router(views_org.router)
 router.include_router(views_studio.router)
+router.include_router(views_content.router)

@@ -34,7 +34,13 @@ from tests.fixtures.objects import Tenant, add_member, bearer, create_api_key
 # The table as the docs state it (docs/security.md, the members page). ROLE_PERMISSIONS must
 # say exactly this; changing a role's powers means changing this line on purpose.
 DOCUMENTED_TABLE: dict[Role, set[str]] = {
-    Role.viewer: {"organization:read", "members:read", "designs:read", "products:read"},
+    Role.viewer: {
+        "organization:read",
+        "members:read",
+        "designs:read",
+        "products:read",
+        "content:read",
+    },
     Role.editor: {
         "organization:read",
         "members:read",
@@ -45,6 +51,9 @@ DOCUMENTED_TABLE: dict[Role, set[str]] = {
         "designs:manage",
         "products:read",
         "products:manage",
+        "content:read",
+        "content:manage",
+        "ai_usage:read",
     },
     Role.admin: {
         "organization:read",
@@ -62,6 +71,10 @@ DOCUMENTED_TABLE: dict[Role, set[str]] = {
         "products:manage",
         "pricing:manage",
         "catalog:manage",
+        "content:read",
+        "content:manage",
+        "ai_usage:read",
+        "ai:manage",
     },
     Role.owner: {
         "organization:read",
@@ -80,6 +93,10 @@ DOCUMENTED_TABLE: dict[Role, set[str]] = {
         "products:manage",
         "pricing:manage",
         "catalog:manage",
+        "content:read",
+        "content:manage",
+        "ai_usage:read",
+        "ai:manage",
     },
 }
 
@@ -101,6 +118,10 @@ DOCUMENTED_SCOPES: dict[str, str | None] = {
     # Pricing rules and catalog overrides are product settings: the same write scope.
     "pricing:manage": "products:write",
     "catalog:manage": "products:write",
+    "content:read": "content:read",
+    "content:manage": "content:write",
+    "ai_usage:read": "ai:read",
+    "ai:manage": "ai:write",
 }
 
 # Roles an actor may hand out, and roles of members it may change or remove.

@@ -69,7 +69,7 @@ async def count(session: AsyncSession, model: type, *where: object) -> int:
 
 def nav_links(page: str, org_id: uuid.UUID) -> list[str]:
     nav = page.split('<nav id="org-nav"', 1)[1].split("</nav>", 1)[0]
-    return re.findall(rf'href="/orgs/{org_id}(/[a-z-]*)?"', nav)
+    return re.findall(rf'href="/orgs/{org_id}(/[a-z/-]*)?"', nav)
 
 
 # --- workspaces -----------------------------------------------------------------------------
@@ -430,6 +430,7 @@ async def test_viewer_has_no_audit_link_and_gets_403(
         "/studio",
         "/products",
         "/pricing",
+        "/content/batches",
         "/members",
         "/settings",
     ]
@@ -466,6 +467,8 @@ async def test_owner_nav_has_every_section(
         "/studio",
         "/products",
         "/pricing",
+        "/content/batches",
+        "/ai",
         "/members",
         "/api-keys",
         "/jobs",

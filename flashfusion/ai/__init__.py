@@ -1,0 +1,1 @@
+"""AI layer: providers, router with fallback, cost ledger, cache, prompts."""

@@ -1,0 +1,1 @@
+"""Listing content: copy per platform and language, rules, SEO, brand voice, batches."""
