@@ -5,11 +5,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flashfusion.kit.repository import Repository, TenantRepository
+from flashfusion.kit.repository import Repository, TenantRepository, dialect_insert
 from flashfusion.models import AICacheEntry, AICredential, AIGeneration, AISettings
 
 # The columns a workspace's settings row is created with (the rest are the row's own).
@@ -26,12 +24,6 @@ SETTINGS_COLUMNS = (
 )
 
 
-def _insert(session: AsyncSession, model: type[Any]) -> Any:
-    """An INSERT with ON CONFLICT support, in the session's dialect."""
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
-
-
 Row = TypeVar("Row", AISettings, AICredential)
 
 
@@ -41,7 +33,7 @@ async def _ensure(
     """The row of `model` whose unique `keys` are these, inserted with `values` if there is
     none: an insert that does nothing on conflict, then a read (never check-then-insert)."""
     await session.execute(
-        _insert(session, model)
+        dialect_insert(session, model)
         .values(id=uuid.uuid4(), created_at=datetime.now(UTC), **keys, **values)
         .on_conflict_do_nothing(index_elements=list(keys))
     )
@@ -196,7 +188,7 @@ class AICacheRepository(Repository[AICacheEntry]):
         )
 
     async def upsert(self, values: dict[str, Any]) -> None:
-        statement = _insert(self.session, AICacheEntry).values(id=uuid.uuid4(), **values)
+        statement = dialect_insert(self.session, AICacheEntry).values(id=uuid.uuid4(), **values)
         statement = statement.on_conflict_do_update(
             index_elements=["organization_id", "key"],
             set_={

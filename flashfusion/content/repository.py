@@ -4,11 +4,8 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from flashfusion.kit.repository import TenantRepository
+from flashfusion.kit.repository import TenantRepository, dialect_insert
 from flashfusion.models import (
     BatchItemStatus,
     BrandVoice,
@@ -19,12 +16,6 @@ from flashfusion.models import (
     ListingCopyStatus,
     ListingCopyVersion,
 )
-
-
-def _insert(session: AsyncSession, model: type[Any]) -> Any:
-    """An INSERT with ON CONFLICT support, in the session's dialect."""
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
 class ListingCopyRepository(TenantRepository[ListingCopy]):
@@ -62,7 +53,7 @@ class ListingCopyRepository(TenantRepository[ListingCopy]):
         """The copy for (subject, platform, language), created from `values` if new: an insert
         that does nothing on conflict, then a read, so two writers never make two copies."""
         await self.session.execute(
-            _insert(self.session, ListingCopy)
+            dialect_insert(self.session, ListingCopy)
             .values(
                 id=uuid.uuid4(),
                 organization_id=organization_id,

@@ -6,12 +6,20 @@ from collections.abc import Set as AbstractSet
 from typing import Any, Generic, Self, TypeVar
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flashfusion.kit.pagination import PaginationParams
 from flashfusion.models.base import IDModel
 
 M = TypeVar("M", bound=IDModel)
+
+
+def dialect_insert(session: AsyncSession, model: type[Any]) -> Any:
+    """An INSERT with ON CONFLICT support (race-free upserts), in the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
 class Repository(Generic[M]):

@@ -6,6 +6,7 @@ import json
 from typing import Literal
 
 from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
 
 from flashfusion.config import get_settings
 from flashfusion.exceptions import AppError
@@ -118,6 +119,14 @@ def flash(response: Response, level: Level, text: str, *, request: Request | Non
         request.state.pending_flashes = messages
     payload = base64.urlsafe_b64encode(json.dumps(messages).encode()).decode()
     set_cookie(response, FLASH_COOKIE, f"{payload}.{_sign(payload)}", max_age=120)
+
+
+def redirect(url: str, message: str | None = None, level: Level = "success") -> Response:
+    """303 to `url` (after a form post), with an optional flash message."""
+    response = RedirectResponse(url, status_code=303)
+    if message:
+        flash(response, level, message)
+    return response
 
 
 def pop_flashes(request: Request) -> list[dict[str, str]]:

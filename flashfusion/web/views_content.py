@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from flashfusion.ai import budget
 from flashfusion.ai.providers import PROVIDER_LABELS
@@ -34,18 +34,11 @@ from flashfusion.kit.pagination import PaginationParams
 from flashfusion.product.service import product as product_service
 from flashfusion.studio.media import _creator_id
 from flashfusion.web.deps import OrgDep
-from flashfusion.web.security import flash
+from flashfusion.web.security import redirect
 from flashfusion.web.templating import render
 
 router = APIRouter()
 PLATFORMS = [p.value for p in Platform]
-
-
-def _redirect(url: str, message: str | None = None, level: str = "success") -> Response:
-    response = RedirectResponse(url, status_code=303)
-    if message:
-        flash(response, level, message)  # type: ignore[arg-type]
-    return response
 
 
 async def _listings_context(
@@ -189,8 +182,8 @@ async def revert_listing(
     try:
         await content_service.revert(session, ctx.subject, copy, version)
     except AppError as e:
-        return _redirect(back, e.detail, "error")
-    return _redirect(back, f"Reverted to version {version} (saved as a new version).")
+        return redirect(back, e.detail, "error")
+    return redirect(back, f"Reverted to version {version} (saved as a new version).")
 
 
 @router.post("/orgs/{org_id}/listings/{copy_id}")
@@ -210,15 +203,15 @@ async def edit_listing(
     try:
         version = await content_service.edit(session, ctx.subject, copy, changes, note=None)
     except AppError as e:
-        return _redirect(back, e.detail, "error")
+        return redirect(back, e.detail, "error")
     if version.violations:
-        return _redirect(
+        return redirect(
             back,
             f"Saved as version {version.version}, but it breaks {len(version.violations)} "
             "platform rule(s), so it stays a draft: fix what is listed below.",
             "error",
         )
-    return _redirect(back, f"Saved as version {version.version}; ready to publish.")
+    return redirect(back, f"Saved as version {version.version}; ready to publish.")
 
 
 @router.get("/orgs/{org_id}/listings/{copy_id}")
@@ -278,8 +271,8 @@ async def create_batch(
             brand_voice_id=None,
         )
     except AppError as e:
-        return _redirect(back, e.detail, "error")
-    return _redirect(f"{back}/{batch.id}", f"Batch of {batch.total} queued.")
+        return redirect(back, e.detail, "error")
+    return redirect(f"{back}/{batch.id}", f"Batch of {batch.total} queued.")
 
 
 async def _batch_context(session: AsyncSessionDep, ctx: OrgDep, batch_id: uuid.UUID) -> Any:
@@ -309,8 +302,8 @@ async def retry_batch(session: AsyncSessionDep, ctx: OrgDep, batch_id: uuid.UUID
     try:
         await content_batch.retry_failed(session, ctx.subject, batch)
     except AppError as e:
-        return _redirect(back, e.detail, "error")
-    return _redirect(back, "Failed items queued again.")
+        return redirect(back, e.detail, "error")
+    return redirect(back, "Failed items queued again.")
 
 
 # --- AI costs -----------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from flashfusion.web.deps import (
     load_user_organizations,
     web_subject,
 )
-from flashfusion.web.security import flash
+from flashfusion.web.security import redirect
 from flashfusion.web.templating import render
 from flashfusion.web.views_auth import normalize_email
 
@@ -45,13 +45,6 @@ router = APIRouter()
 
 FormStr = Annotated[str, Form()]
 PageQuery = Annotated[int, Query(ge=1, le=10_000)]
-
-
-def _redirect(url: str, message: str | None = None, level: str = "success") -> Response:
-    response = RedirectResponse(url, status_code=303)
-    if message:
-        flash(response, level, message)  # type: ignore[arg-type]
-    return response
 
 
 @router.get("/")
@@ -80,7 +73,7 @@ async def create_org(
     if not name.strip() or len(name.strip()) > 100:
         raise BadRequest("name: use 1 to 100 characters for the workspace name.")
     organization = await organization_service.create(session, web_subject(user, request), name=name)
-    return _redirect(f"/orgs/{organization.id}", f"Workspace “{organization.name}” created.")
+    return redirect(f"/orgs/{organization.id}", f"Workspace “{organization.name}” created.")
 
 
 @router.post("/orgs/switch")
@@ -145,7 +138,7 @@ async def update_settings(
     await organization_service.update(
         session, ctx.subject, ctx.organization, OrganizationUpdate(name=name)
     )
-    return _redirect(f"/orgs/{ctx.organization.id}/settings", "Workspace renamed.")
+    return redirect(f"/orgs/{ctx.organization.id}/settings", "Workspace renamed.")
 
 
 # --- members and invitations --------------------------------------------------------
@@ -206,7 +199,7 @@ async def invite(
     await invitation_service.create(
         session, ctx.subject, organization_id=ctx.organization.id, email=normalized, role=Role(role)
     )
-    return _redirect(f"/orgs/{ctx.organization.id}/members", f"Invitation sent to {normalized}.")
+    return redirect(f"/orgs/{ctx.organization.id}/members", f"Invitation sent to {normalized}.")
 
 
 @router.post("/orgs/{org_id}/invitations/{invitation_id}/revoke")
@@ -215,7 +208,7 @@ async def revoke_invitation(
 ) -> Response:
     invitation = await invitation_service.get(session, ctx.subject, invitation_id)
     await invitation_service.revoke(session, ctx.subject, invitation)
-    return _redirect(f"/orgs/{ctx.organization.id}/members", "Invitation revoked.")
+    return redirect(f"/orgs/{ctx.organization.id}/members", "Invitation revoked.")
 
 
 @router.post("/orgs/{org_id}/members/{member_id}/role")
@@ -226,7 +219,7 @@ async def change_role(
         raise BadRequest("role: choose admin, editor or viewer.")
     member = await member_service.get(session, ctx.subject, member_id)
     await member_service.update_role(session, ctx.subject, member, Role(role))
-    return _redirect(f"/orgs/{ctx.organization.id}/members", f"{member.user.email} is now {role}.")
+    return redirect(f"/orgs/{ctx.organization.id}/members", f"{member.user.email} is now {role}.")
 
 
 @router.post("/orgs/{org_id}/members/{member_id}/remove")
@@ -235,7 +228,7 @@ async def remove_member(
 ) -> Response:
     member = await member_service.get(session, ctx.subject, member_id)
     await member_service.remove(session, ctx.subject, member)
-    return _redirect(f"/orgs/{ctx.organization.id}/members", f"{member.user.email} was removed.")
+    return redirect(f"/orgs/{ctx.organization.id}/members", f"{member.user.email} was removed.")
 
 
 @router.post("/orgs/{org_id}/transfer-ownership")
@@ -249,7 +242,7 @@ async def transfer_ownership(
     new_owner = await organization_service.transfer_ownership(
         session, ctx.subject, ctx.organization, new_owner_member_id=target
     )
-    return _redirect(
+    return redirect(
         f"/orgs/{ctx.organization.id}/members",
         f"{new_owner.user.email} now owns this workspace; you are an admin.",
     )
@@ -258,7 +251,7 @@ async def transfer_ownership(
 @router.post("/orgs/{org_id}/leave")
 async def leave(request: Request, session: AsyncSessionDep, ctx: OrgDep) -> Response:
     await member_service.leave(session, ctx.subject, ctx.organization.id)
-    return _redirect("/", f"You left “{ctx.organization.name}”.")
+    return redirect("/", f"You left “{ctx.organization.name}”.")
 
 
 @router.get("/invitations/accept")
@@ -280,7 +273,7 @@ async def accept(
     request: Request, session: AsyncSessionDep, user: CurrentUser, token: FormStr
 ) -> Response:
     member = await invitation_service.accept(session, web_subject(user, request), token)
-    return _redirect(f"/orgs/{member.organization_id}", "Welcome to the workspace.")
+    return redirect(f"/orgs/{member.organization_id}", "Welcome to the workspace.")
 
 
 # --- API keys -------------------------------------------------------------------------
@@ -342,7 +335,7 @@ async def revoke_api_key(
 ) -> Response:
     key = await api_key_service.get(session, ctx.subject, key_id)
     await api_key_service.revoke(session, ctx.subject, key)
-    return _redirect(f"/orgs/{ctx.organization.id}/api-keys", f"Key “{key.name}” revoked.")
+    return redirect(f"/orgs/{ctx.organization.id}/api-keys", f"Key “{key.name}” revoked.")
 
 
 # --- audit log ------------------------------------------------------------------------
@@ -522,4 +515,4 @@ async def job_action(
         message = "A new run was queued."
     else:
         raise BadRequest("action: use cancel, resume or retry.")
-    return _redirect(f"/orgs/{ctx.organization.id}/jobs/{job.id}", message)
+    return redirect(f"/orgs/{ctx.organization.id}/jobs/{job.id}", message)

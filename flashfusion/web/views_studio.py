@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from flashfusion.authz.permission import Permission, role_has
@@ -30,7 +30,7 @@ from flashfusion.studio.render_service import render_service
 from flashfusion.studio.service import design as design_service
 from flashfusion.studio.service import media_ids_of, on_checkerboard
 from flashfusion.web.deps import OrgDep
-from flashfusion.web.security import flash
+from flashfusion.web.security import redirect
 from flashfusion.web.templating import render
 
 router = APIRouter()
@@ -38,13 +38,6 @@ FormStr = Annotated[str, Form()]
 PageQuery = Annotated[int, Query(ge=1, le=10_000)]
 GALLERY_SIZE = 220
 PREVIEW_SIZE = 600
-
-
-def _redirect(url: str, message: str | None = None, level: str = "success") -> Response:
-    response = RedirectResponse(url, status_code=303)
-    if message:
-        flash(response, level, message)  # type: ignore[arg-type]
-    return response
 
 
 def _parse_document(raw: str) -> DesignDocument:
@@ -171,7 +164,7 @@ async def create_design(
         preset=preset,
         document=None,
     )
-    return _redirect(f"/orgs/{ctx.organization.id}/studio/designs/{design.id}")
+    return redirect(f"/orgs/{ctx.organization.id}/studio/designs/{design.id}")
 
 
 async def _editor_context(
@@ -256,7 +249,7 @@ async def save_version(
     version = await design_service.save_version(
         session, ctx.subject, design, _parse_document(document), note=note.strip()
     )
-    return _redirect(
+    return redirect(
         f"/orgs/{ctx.organization.id}/studio/designs/{design.id}",
         f"Saved version {version.number}.",
     )
@@ -278,7 +271,7 @@ async def revert(
         action="design.reverted",
     )
     version = await design_service.revert(session, ctx.subject, design, number)
-    return _redirect(
+    return redirect(
         f"/orgs/{ctx.organization.id}/studio/designs/{design.id}",
         f"Restored version {number} as version {version.number}.",
     )
@@ -306,7 +299,7 @@ async def restyle(
     version = await design_service.save_version(
         session, ctx.subject, design, document, note=f"Style: {preset}"
     )
-    return _redirect(
+    return redirect(
         f"/orgs/{ctx.organization.id}/studio/designs/{design.id}",
         f"Applied {preset} as version {version.number}.",
     )
@@ -355,7 +348,7 @@ async def add_image(
     version = await design_service.save_version(
         session, ctx.subject, design, updated, note=f"Added image {asset.filename}"
     )
-    return _redirect(
+    return redirect(
         f"/orgs/{ctx.organization.id}/studio/designs/{design.id}",
         f"Image added (version {version.number}).",
     )
@@ -419,7 +412,7 @@ async def fix(
         area_key=area_key or None,
         layer_id=layer_id or None,
     )
-    return _redirect(
+    return redirect(
         f"/orgs/{ctx.organization.id}/studio/designs/{design.id}",
         f"Fixed: saved as version {fixed.number}. Validate again to check.",
     )
@@ -453,11 +446,11 @@ async def create_products(
             )
         )
     if len(created) == 1:
-        return _redirect(
+        return redirect(
             f"/orgs/{ctx.organization.id}/products/{created[0].id}",
             "Product created; print files and mockups are rendering.",
         )
-    return _redirect(
+    return redirect(
         f"/orgs/{ctx.organization.id}/products?design_id={design.id}",
         f"{len(created)} products created; print files and mockups are rendering.",
     )
@@ -575,7 +568,7 @@ async def update_product(
         pricing_rule_id=None,
         channel=channel or None,
     )
-    return _redirect(f"/orgs/{ctx.organization.id}/products/{product.id}", "Product updated.")
+    return redirect(f"/orgs/{ctx.organization.id}/products/{product.id}", "Product updated.")
 
 
 def _money_field(raw: str, field: str) -> int | None:
@@ -629,7 +622,7 @@ async def update_variant(
         price=None if use_rule else price_value,
         use_rule=bool(use_rule),
     )
-    return _redirect(f"/orgs/{ctx.organization.id}/products/{product.id}", "Variant updated.")
+    return redirect(f"/orgs/{ctx.organization.id}/products/{product.id}", "Variant updated.")
 
 
 @router.post("/orgs/{org_id}/products/{product_id}/costs")
@@ -659,7 +652,7 @@ async def set_costs(
         cost=cost_value,
         shipping=_money_field(shipping, "shipping"),
     )
-    return _redirect(
+    return redirect(
         f"/orgs/{ctx.organization.id}/products/{product.id}",
         f"Cost set for {len(variants)} variant(s); prices follow the pricing rule.",
     )
@@ -724,7 +717,7 @@ async def create_rule(
         field = ".".join(str(p) for p in first.get("loc", ()))
         raise BadRequest(f"{field}: {first.get('msg')}") from e
     await pricing_rule_service.create(session, ctx.subject, ctx.organization.id, body)
-    return _redirect(f"/orgs/{ctx.organization.id}/pricing", f"Pricing rule “{body.name}” created.")
+    return redirect(f"/orgs/{ctx.organization.id}/pricing", f"Pricing rule “{body.name}” created.")
 
 
 @router.post("/orgs/{org_id}/pricing/{rule_id}/delete")
@@ -739,7 +732,7 @@ async def delete_rule(
         action="pricing_rule.deleted",
     )
     await pricing_rule_service.delete(session, ctx.subject, rule)
-    return _redirect(f"/orgs/{ctx.organization.id}/pricing", "Pricing rule deleted.")
+    return redirect(f"/orgs/{ctx.organization.id}/pricing", "Pricing rule deleted.")
 
 
 # --- media ---------------------------------------------------------------------------
