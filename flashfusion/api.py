@@ -14,6 +14,7 @@ from flashfusion.jobs.endpoints import router as jobs_router
 from flashfusion.member.endpoints import router as member_router
 from flashfusion.organization.endpoints import router as organization_router
 from flashfusion.product.endpoints import router as product_router
+from flashfusion.safeguard.endpoints import router as safeguard_router
 from flashfusion.studio.endpoints import router as studio_router
 
 # Every route documents the errors of authentication and validation, which happen before it.
@@ -30,3 +31,4 @@ router.include_router(studio_router)
 router.include_router(product_router)
 router.include_router(content_router)
 router.include_router(ai_router)
+router.include_router(safeguard_router)

@@ -16,6 +16,9 @@ from rich.table import Table
 from flashfusion import __version__
 from flashfusion.config import ConfigurationError, get_settings
 from flashfusion.content.cli import generate
+from flashfusion.safeguard.cli import screen
+from flashfusion.safeguard.trademark.cli import trademarks_app
+from flashfusion.sandbox.cli import sandbox_app
 from flashfusion.studio.cli import studio_app
 
 app = typer.Typer(
@@ -30,7 +33,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(admin_app, name="admin")
 app.add_typer(studio_app, name="studio")
+app.add_typer(trademarks_app, name="trademarks")
+app.add_typer(sandbox_app, name="sandbox")
 app.command("generate")(generate)
+app.command("screen")(screen)
 
 console = Console()
 err = Console(stderr=True)

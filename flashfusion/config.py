@@ -140,6 +140,12 @@ class Settings(BaseSettings):
     AI_TIMEOUT_SECONDS: float = Field(default=60.0, gt=0, le=600)
     AI_CACHE_MAX_ENTRIES: int = Field(default=2048, ge=0)
 
+    # USPTO TSDR (optional online status lookups; safeguard/trademark/tsdr.py). No key: unused.
+    USPTO_TSDR_API_KEY: SecretStr | None = None
+    USPTO_TSDR_BASE_URL: str = Field(
+        default="", description="Empty: https://tsdrapi.uspto.gov/ts/cd (the twin in sandbox)."
+    )
+
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool | None = None
 

@@ -4,6 +4,16 @@ from flashfusion.audit import tasks as audit_tasks
 from flashfusion.content import tasks as content_tasks
 from flashfusion.email import tasks as email_tasks
 from flashfusion.jobs import tasks as jobs_tasks
+from flashfusion.safeguard import tasks as safeguard_tasks
+from flashfusion.safeguard.trademark import tasks as trademark_tasks
 from flashfusion.studio import tasks as studio_tasks
 
-__all__ = ["audit_tasks", "content_tasks", "email_tasks", "jobs_tasks", "studio_tasks"]
+__all__ = [
+    "audit_tasks",
+    "content_tasks",
+    "email_tasks",
+    "jobs_tasks",
+    "safeguard_tasks",
+    "studio_tasks",
+    "trademark_tasks",
+]

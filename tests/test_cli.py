@@ -223,7 +223,8 @@ def test_create_api_key_rejects_an_unknown_scope(shared: Deployment) -> None:
         "Error: --scopes: unknown scope(s): bogus; valid scopes: organizations:read, "
         "organizations:write, members:read, members:write, api_keys:read, api_keys:write, "
         "audit:read, jobs:read, jobs:write, designs:read, designs:write, products:read, "
-        "products:write, content:read, content:write, ai:read, ai:write"
+        "products:write, content:read, content:write, ai:read, ai:write, safeguards:read, "
+        "safeguards:write"
     )
 
 

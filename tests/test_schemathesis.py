@@ -80,11 +80,20 @@ ID_KINDS: dict[str, list[tuple[Kind, str | None]]] = {
     "/api/v1/content/listings/{id}/diff": [("listing_copy", None)],
     "/api/v1/content/listings/{id}/translate": [("listing_copy", None)],
     "/api/v1/content/listings/{id}/seo": [("listing_copy", None)],
+    "/api/v1/content/scripts/{id}": [("script", None)],
+    "/api/v1/content/scripts/{id}/versions": [("script", None)],
+    "/api/v1/content/scripts/{id}/versions/{number}": [("script", None)],
+    "/api/v1/content/scripts/{id}/revert": [("script", None)],
+    "/api/v1/content/scripts/{id}/diff": [("script", None)],
     "/api/v1/brand-voices/{id}": [("brand_voice", None)],
     "/api/v1/content/experiments/{id}": [("experiment", "draft")],
     "/api/v1/content/experiments/{id}/start": [("experiment", "draft")],
     "/api/v1/content/experiments/{id}/stop": [("experiment", "running")],
     "/api/v1/content/experiments/{id}/outcome": [("experiment", "running")],
+    "/api/v1/products/{id}/safeguard-reports": [("product", None)],
+    "/api/v1/products/{id}/safeguard-reports/latest": [("screened_product", None)],
+    "/api/v1/safeguard-reports/{id}": [("safeguard_report", None)],
+    "/api/v1/organizations/{id}/safeguard-settings": [("organization", None)],
 }
 # Path parameters besides `{id}` that the seeded requests need to reach a real object.
 PATH_PARAMS: dict[str, dict[str, str]] = {
@@ -94,6 +103,7 @@ PATH_PARAMS: dict[str, dict[str, str]] = {
     "/api/v1/products/{id}/variants/{variant_key}": {"variant_key": "white-m"},
     "/api/v1/catalog/product_types/{key}": {"key": "tshirt"},
     "/api/v1/content/listings/{id}/versions/{number}": {"number": "1"},
+    "/api/v1/content/scripts/{id}/versions/{number}": {"number": "1"},
     # A provider no default text chain uses: a stored key is never called.
     "/api/v1/ai/credentials/{provider}": {"provider": "xai"},
 }
@@ -125,6 +135,8 @@ SEEDED_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/content/listings/{id}"): {"title": "Seeded title"},
     ("POST", "/api/v1/content/listings/{id}/revert"): {"version": 1},
     ("POST", "/api/v1/content/listings/{id}/translate"): {"languages": ["de"]},
+    ("PATCH", "/api/v1/content/scripts/{id}"): {"hook": "Seeded hook"},
+    ("POST", "/api/v1/content/scripts/{id}/revert"): {"version": 1},
     ("POST", "/api/v1/content/experiments/{id}/stop"): {"winner": "A"},
     ("POST", "/api/v1/content/experiments/{id}/outcome"): {
         "variant": "A",
@@ -132,6 +144,7 @@ SEEDED_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "clicks": 1,
         "orders": 0,
     },
+    ("PATCH", "/api/v1/organizations/{id}/safeguard-settings"): {"block_on_warn": True},
 }
 # Bodies of operations that name their workspace in the body: sent once per tenant.
 SEEDED_WORKSPACE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -148,6 +161,7 @@ SEEDED_WORKSPACE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "seconds": 30,
     },
     ("POST", "/api/v1/brand-voices"): {"name": "Seeded voice", "tone": ["warm"]},
+    ("POST", "/api/v1/safeguards/screen"): {"text": "Stay Wild", "product_type": "tshirt"},
 }
 # Seeded first: generated requests may have set a budget of 0 without the offline fallback,
 # which would refuse every seeded generation after them.

@@ -36,6 +36,7 @@ from flashfusion.auth.models import AuthSubject
 from flashfusion.auth.scope import ALL_SCOPES, Scope
 from flashfusion.authz.permission import PERMISSION_SCOPE, ROLE_PERMISSIONS, Permission
 from flashfusion.catalog.registry import get_catalog
+from flashfusion.content.repository import SCRIPT_PREFIX
 from flashfusion.jobs.enqueue import enqueue
 from flashfusion.jobs.repository import JobRepository
 from flashfusion.kit import encryption
@@ -53,8 +54,11 @@ from flashfusion.models import (
     ListingCopyVersion,
     Organization,
     Role,
+    SafeguardReport,
+    ScreenTrigger,
     utc_now,
 )
+from flashfusion.safeguard.types import Verdict
 from tests.fixtures.objects import (
     Tenant,
     add_member,
@@ -92,8 +96,11 @@ Kind = Literal[
     "ai_credential",
     "ai_generation",
     "listing_copy",
+    "script",
     "brand_voice",
     "experiment",
+    "screened_product",
+    "safeguard_report",
 ]
 IdKind = Literal["none", "own", "foreign", "missing", "malformed"]
 
@@ -460,6 +467,44 @@ def check_script(response: httpx.Response, call: Call) -> None:
     assert sum(s["seconds"] for s in body["scenes"]) == 30
 
 
+def check_script_page(response: httpx.Response, call: Call) -> None:
+    """The library lists scripts only (never listing copy), by their video platform."""
+    check_non_empty_page(response, call)
+    assert {item["platform"] for item in _json(response)["items"]} == {"tiktok"}
+
+
+def check_script_detail(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["id"], body["platform"], body["latest_version"]) == (str(call.own_id), "tiktok", 2)
+    assert (body["latest"]["version"], body["latest"]["seconds"]) == (2, 30)
+
+
+def check_script_edited(response: httpx.Response, call: Call) -> None:
+    assert call.body is not None
+    body = _json(response)
+    assert (body["id"], body["latest"]["fields"]["hook"]) == (str(call.own_id), call.body["hook"])
+    assert (body["latest"]["source"], body["latest"]["violations"]) == ("edited", [])
+
+
+def check_script_versions(response: httpx.Response, call: Call) -> None:
+    check_non_empty_page(response, call)
+    assert {v["script_id"] for v in _json(response)["items"]} == {str(call.own_id)}
+
+
+def check_script_version(number: int) -> Check:
+    def check(response: httpx.Response, call: Call) -> None:
+        body = _json(response)
+        assert (body["script_id"], body["version"]) == (str(call.own_id), number)
+
+    return check
+
+
+def check_script_diff(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["script_id"], body["a"], body["b"]) == (str(call.own_id), 1, 2)
+    assert [c["field"] for c in body["changes"]] == ["hook"]
+
+
 def check_named(response: httpx.Response, call: Call) -> None:
     assert call.body is not None
     assert _json(response)["name"] == call.body["name"]
@@ -486,6 +531,44 @@ def check_outcome(response: httpx.Response, call: Call) -> None:
     body = _json(response)
     assert body["id"] == str(call.own_id)
     assert (body["variants"][0]["impressions"], body["variants"][0]["clicks"]) == (10, 1)
+
+
+# --- safeguard checks ------------------------------------------------------------------------
+
+
+def check_screened(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["verdict"], body["findings"]) == ("pass", [])
+    assert body["checks"]["workspace_checks"] is True
+
+
+def check_product_screened(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["product_id"], body["trigger"], body["verdict"]) == (
+        str(call.own_id),
+        "api",
+        "pass",
+    )
+
+
+def check_latest_report(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["product_id"], body["trigger"], body["publishable"]) == (
+        str(call.own_id),
+        "manual",
+        True,
+    )
+
+
+def check_safeguard_settings(block_on_warn: bool) -> Check:
+    def check(response: httpx.Response, call: Call) -> None:
+        body = _json(response)
+        assert (body["organization_id"], body["block_on_warn"]) == (
+            str(call.organization.id),
+            block_on_warn,
+        )
+
+    return check
 
 
 def small_document(label: str) -> dict[str, Any]:
@@ -1063,6 +1146,58 @@ ROUTES: dict[tuple[str, str], RouteSpec] = {
         },
         check=check_script,
     ),
+    ("GET", f"{API}/content/scripts"): RouteSpec(
+        Scope.content_read,
+        (P.content_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_script_page,
+    ),
+    ("GET", f"{API}/content/scripts/{{id}}"): RouteSpec(
+        Scope.content_read,
+        (P.content_read,),
+        200,
+        Target("script", "path"),
+        check=check_script_detail,
+    ),
+    ("PATCH", f"{API}/content/scripts/{{id}}"): RouteSpec(
+        Scope.content_write,
+        (P.content_manage,),
+        200,
+        Target("script", "path"),
+        body=lambda n: {"hook": f"Edited hook {n}"},
+        check=check_script_edited,
+    ),
+    ("GET", f"{API}/content/scripts/{{id}}/versions"): RouteSpec(
+        Scope.content_read,
+        (P.content_read,),
+        200,
+        Target("script", "path"),
+        check=check_script_versions,
+    ),
+    ("GET", f"{API}/content/scripts/{{id}}/versions/{{number}}"): RouteSpec(
+        Scope.content_read,
+        (P.content_read,),
+        200,
+        Target("script", "path"),
+        path_params={"number": "1"},
+        check=check_script_version(1),
+    ),
+    ("POST", f"{API}/content/scripts/{{id}}/revert"): RouteSpec(
+        Scope.content_write,
+        (P.content_manage,),
+        201,
+        Target("script", "path"),
+        body=lambda n: {"version": 1},
+        check=check_copy_reverted,
+    ),
+    ("GET", f"{API}/content/scripts/{{id}}/diff"): RouteSpec(
+        Scope.content_read,
+        (P.content_read,),
+        200,
+        Target("script", "path"),
+        check=check_script_diff,
+    ),
     ("GET", f"{API}/brand-voices"): RouteSpec(
         Scope.content_read,
         (P.content_read,),
@@ -1147,6 +1282,59 @@ ROUTES: dict[tuple[str, str], RouteSpec] = {
         Target("experiment", "path", "running"),
         body=lambda n: {"variant": "A", "impressions": 10, "clicks": 1, "orders": 0},
         check=check_outcome,
+    ),
+    # --- safeguards --------------------------------------------------------------------------
+    ("POST", f"{API}/safeguards/screen"): RouteSpec(
+        Scope.safeguards_read,
+        (P.safeguards_read,),
+        200,
+        ON_ORGANIZATION_BODY,
+        body=lambda n: {"text": f"Sunny morning {n}", "product_type": "tshirt"},
+        check=check_screened,
+    ),
+    ("POST", f"{API}/products/{{id}}/safeguard-reports"): RouteSpec(
+        Scope.safeguards_write,
+        (P.safeguards_manage,),
+        201,
+        Target("product", "path"),
+        check=check_product_screened,
+    ),
+    ("GET", f"{API}/products/{{id}}/safeguard-reports/latest"): RouteSpec(
+        Scope.safeguards_read,
+        (P.safeguards_read,),
+        200,
+        Target("screened_product", "path"),
+        check=check_latest_report,
+    ),
+    ("GET", f"{API}/safeguard-reports"): RouteSpec(
+        Scope.safeguards_read,
+        (P.safeguards_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_non_empty_page,
+    ),
+    ("GET", f"{API}/safeguard-reports/{{id}}"): RouteSpec(
+        Scope.safeguards_read,
+        (P.safeguards_read,),
+        200,
+        Target("safeguard_report", "path"),
+        check=check_same_id,
+    ),
+    ("GET", f"{API}/organizations/{{id}}/safeguard-settings"): RouteSpec(
+        Scope.safeguards_read,
+        (P.safeguards_read,),
+        200,
+        Target("organization", "path"),
+        check=check_safeguard_settings(False),
+    ),
+    ("PATCH", f"{API}/organizations/{{id}}/safeguard-settings"): RouteSpec(
+        Scope.safeguards_write,
+        (P.safeguards_configure,),
+        200,
+        Target("organization", "path"),
+        body=lambda n: {"block_on_warn": True},
+        fresh=True,
+        check=check_safeguard_settings(True),
     ),
 }
 
@@ -1248,6 +1436,10 @@ TENANT_TABLES = (
     ("content_experiments", "organization_id"),
     ("content_batches", "organization_id"),
     ("content_batch_items", "organization_id"),
+    ("safeguard_reports", "organization_id"),
+    ("safeguard_overrides", "organization_id"),
+    ("safeguard_settings", "organization_id"),
+    ("safeguard_holds", "organization_id"),
 )
 # Written by every authenticated call (at most once a minute), then rolled back on refusal.
 USAGE_COLUMNS = {"last_used_at", "last_used_ip"}
@@ -1398,6 +1590,8 @@ async def create_object(
         return (await create_ai_generation(session, organization)).id
     if kind == "listing_copy":
         return (await create_listing_copy(session, organization, label)).id
+    if kind == "script":
+        return (await create_script(session, organization, label)).id
     if kind == "brand_voice":
         voice = BrandVoice(organization_id=organization.id, name=f"{label} voice", tone=["warm"])
         session.add(voice)
@@ -1427,6 +1621,29 @@ async def create_object(
         session.add(experiment)
         await session.flush()
         return experiment.id
+    if kind in ("screened_product", "safeguard_report"):
+        design, version = await create_design(session, organization, name=f"{label} screened")
+        product = await create_product(session, design, version, title=f"{label} tee")
+        report = SafeguardReport(
+            organization_id=organization.id,
+            product_id=product.id,
+            subject_hash="0" * 64,
+            subject={
+                "fields": [{"name": "title", "text": product.title}],
+                "product_type": "tshirt",
+                "nice_classes": [25],
+                "platforms": ["etsy"],
+                "language": "en",
+            },
+            verdict=Verdict.passed,
+            findings=[],
+            counts={},
+            checks={},
+            trigger=ScreenTrigger.manual,
+        )
+        session.add(report)
+        await session.flush()
+        return product.id if kind == "screened_product" else report.id
     raise AssertionError(f"unknown kind {kind}")
 
 
@@ -1507,6 +1724,56 @@ async def create_listing_copy(
     return copy
 
 
+async def create_script(
+    session: AsyncSession, organization: Organization, label: str
+) -> ListingCopy:
+    """A 30-second TikTok script of an idea with two versions whose hooks differ (the label
+    names both): a library row whose platform is `script:tiktok`."""
+    copy = ListingCopy(
+        organization_id=organization.id,
+        subject=f"idea:{uuid.uuid4().hex}",
+        idea=f"{label} coffee",
+        product_type="tshirt",
+        platform=f"{SCRIPT_PREFIX}tiktok",
+        language="en",
+        status=ListingCopyStatus.ready,
+        latest_version=2,
+    )
+    session.add(copy)
+    await session.flush()
+    for number in (1, 2):
+        session.add(
+            ListingCopyVersion(
+                organization_id=organization.id,
+                listing_copy_id=copy.id,
+                version=number,
+                fields={
+                    "hook": f"{label} hook {number}",
+                    "scenes": [
+                        {
+                            "seconds": 10,
+                            "shot": f"Close-up of the {label} tee",
+                            "voice_over": "Coffee first.",
+                            "on_screen_text": "Coffee first",
+                        },
+                        {
+                            "seconds": 20,
+                            "shot": "Someone wearing it",
+                            "voice_over": "Then everything else.",
+                            "on_screen_text": "Then everything else",
+                        },
+                    ],
+                    "call_to_action": "Tap the link to get yours.",
+                    "hashtags": ["coffee"],
+                },
+                source="generated",
+                provider="offline",
+            )
+        )
+    await session.flush()
+    return copy
+
+
 @dataclass
 class World:
     a: Tenant
@@ -1551,9 +1818,12 @@ STATES: tuple[tuple[Kind, str | None], ...] = (
     ("ai_credential", None),
     ("ai_generation", None),
     ("listing_copy", None),
+    ("script", None),
     ("brand_voice", None),
     ("experiment", "draft"),
     ("experiment", "running"),
+    ("screened_product", None),
+    ("safeguard_report", None),
 )
 
 
@@ -1840,3 +2110,30 @@ async def test_tenant_rows_sees_changes(session: AsyncSession, tenant: Tenant) -
     )
     renamed = await tenant_rows(session, tenant.organization.id, of_caller=False)
     assert renamed["organizations"] != after_invite["organizations"]
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        (f"{API}/content/scripts/{{id}}", "listing_copy"),
+        (f"{API}/content/scripts/{{id}}/versions", "listing_copy"),
+        (f"{API}/content/scripts/{{id}}/versions/1", "listing_copy"),
+        (f"{API}/content/scripts/{{id}}/diff", "listing_copy"),
+        (f"{API}/content/listings/{{id}}", "script"),
+        (f"{API}/content/listings/{{id}}/versions", "script"),
+        (f"{API}/content/listings/{{id}}/versions/1", "script"),
+        (f"{API}/content/listings/{{id}}/diff", "script"),
+    ],
+)
+async def test_scripts_and_listing_copy_do_not_cross(
+    path: str, kind: Kind, session: AsyncSession, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """Scripts and listing copy share a table: an own id of one kind, on the other kind's
+    routes, answers exactly what a missing id answers."""
+    own = await create_object(session, tenant.organization, tenant, kind, None, OWN_LABEL)
+    headers = bearer(tenant.tokens[Role.owner])
+    crossed = await client.get(path.replace("{id}", str(own)), headers=headers)
+    missing = await client.get(path.replace("{id}", str(uuid.uuid4())), headers=headers)
+    assert crossed.status_code == 404, _describe(crossed)
+    assert crossed.json()["error"] == "ResourceNotFound"
+    assert _same_response(crossed) == _same_response(missing)

@@ -13,7 +13,7 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from prometheus_client import Counter, Gauge
 
@@ -120,6 +120,16 @@ class PersistentStore(Protocol):
     ) -> None: ...
 
 
+@runtime_checkable
+class BulkStore(PersistentStore, Protocol):
+    """A persistent layer that also reads and writes many entries in one round trip each
+    (batch generation); entries are (organization_id, key, task, response, ttl_seconds)."""
+
+    async def get_many(self, organization_id: str, keys: list[str]) -> dict[str, AIResponse]: ...
+
+    async def put_many(self, entries: list[tuple[str, str, str, AIResponse, int]]) -> None: ...
+
+
 def cacheable(response: AIResponse) -> bool:
     return not response.refused and not response.offline
 
@@ -157,6 +167,64 @@ class AICache:
         self.hits += 1
         self.lru.put(memory_key, response.model_copy(deep=True))
         return response, "persistent"
+
+    async def get_many(
+        self, organization_id: str, keys: list[str]
+    ) -> dict[str, tuple[AIResponse, Layer]]:
+        """`get` for many keys of one workspace: the memory misses are read from the store in
+        one query when it can (a BulkStore), else one by one. Counted exactly like `get`."""
+        found: dict[str, tuple[AIResponse, Layer]] = {}
+        missed: list[str] = []
+        for key in dict.fromkeys(keys):
+            self.lookups += 1
+            response = self.lru.get(self._memory_key(organization_id, key))
+            if response is None:
+                CACHE_LOOKUPS.labels(layer="memory", result="miss").inc()
+                missed.append(key)
+                continue
+            CACHE_LOOKUPS.labels(layer="memory", result="hit").inc()
+            self.hits += 1
+            found[key] = (response.model_copy(deep=True), "memory")
+        if self.store is None or not missed:
+            return found
+        if isinstance(self.store, BulkStore):
+            stored = await self.store.get_many(organization_id, missed)
+        else:
+            stored = {}
+            for key in missed:
+                hit = await self.store.get(organization_id, key)
+                if hit is not None:
+                    stored[key] = hit
+        for key in missed:
+            response = stored.get(key)
+            if response is None:
+                CACHE_LOOKUPS.labels(layer="persistent", result="miss").inc()
+                continue
+            CACHE_LOOKUPS.labels(layer="persistent", result="hit").inc()
+            self.hits += 1
+            self.lru.put(self._memory_key(organization_id, key), response.model_copy(deep=True))
+            found[key] = (response, "persistent")
+        return found
+
+    async def put_many(self, entries: list[tuple[str, str, str, AIResponse, int]]) -> int:
+        """`put` for many (organization_id, key, task, response, ttl_seconds) entries, written to
+        the store in one statement when it can; how many were stored. A key given twice keeps
+        its last answer, as two `put`s would."""
+        kept: dict[tuple[str, str], tuple[str, str, str, AIResponse, int]] = {}
+        for entry in entries:
+            if cacheable(entry[3]):
+                kept[(entry[0], entry[1])] = entry
+        for organization_id, key, _, response, ttl in kept.values():
+            self.lru.put(
+                self._memory_key(organization_id, key), response.model_copy(deep=True), ttl
+            )
+        if self.store is not None and kept:
+            if isinstance(self.store, BulkStore):
+                await self.store.put_many(list(kept.values()))
+            else:
+                for entry in kept.values():
+                    await self.store.put(*entry)
+        return len(kept)
 
     async def put(
         self,

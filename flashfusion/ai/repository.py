@@ -2,13 +2,16 @@ import uuid
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, Table, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flashfusion.kit.repository import Repository, TenantRepository, dialect_insert
 from flashfusion.models import AICacheEntry, AICredential, AIGeneration, AISettings
+
+# The tables themselves, for Core statements that skip the ORM's per-row work.
+GENERATIONS = cast(Table, AIGeneration.__table__)
 
 # The columns a workspace's settings row is created with (the rest are the row's own).
 SETTINGS_COLUMNS = (
@@ -159,6 +162,18 @@ class AIGenerationRepository(TenantRepository[AIGeneration]):
             for row in result.all()
         ]
 
+    async def insert_many(self, records: Sequence[AIGeneration]) -> None:
+        """Write many ledger rows in one INSERT (executemany). The records are not added to the
+        session: each must carry every column (id and created_at included), as `settle` makes
+        them."""
+        if not records:
+            return
+        columns = [c.key for c in GENERATIONS.columns]
+        await self.session.execute(
+            insert(GENERATIONS),
+            [{column: getattr(record, column) for column in columns} for record in records],
+        )
+
     async def cost_for_copies(self, copy_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
         if not copy_ids:
             return {}
@@ -186,6 +201,39 @@ class AICacheRepository(Repository[AICacheEntry]):
                 AICacheEntry.expires_at > now,
             )
         )
+
+    async def lookup_many(
+        self, organization_id: uuid.UUID, keys: Sequence[str], now: datetime
+    ) -> Sequence[AICacheEntry]:
+        """The live entries of one workspace among `keys`, in one query."""
+        if not keys:
+            return []
+        return await self.get_all(
+            select(AICacheEntry).where(
+                AICacheEntry.organization_id == organization_id,
+                AICacheEntry.key.in_(list(keys)),
+                AICacheEntry.expires_at > now,
+            )
+        )
+
+    def _upsert_statement(self) -> Any:
+        statement = dialect_insert(self.session, AICacheEntry)
+        return statement.on_conflict_do_update(
+            index_elements=["organization_id", "key"],
+            set_={
+                "response": statement.excluded.response,
+                "expires_at": statement.excluded.expires_at,
+                "created_at": statement.excluded.created_at,
+            },
+        )
+
+    async def upsert_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """`upsert` for many entries in one statement (executemany); each (organization, key)
+        at most once, which the caller ensures."""
+        if rows:
+            await self.session.execute(
+                self._upsert_statement(), [{"id": uuid.uuid4(), **row} for row in rows]
+            )
 
     async def upsert(self, values: dict[str, Any]) -> None:
         statement = dialect_insert(self.session, AICacheEntry).values(id=uuid.uuid4(), **values)

@@ -46,7 +46,7 @@ from flashfusion.ai.types import (
 from flashfusion.config import get_settings
 from flashfusion.exceptions import AppError
 from flashfusion.kit import encryption
-from flashfusion.models import AICredential, AIGeneration, AISettings
+from flashfusion.models import AICredential, AIGeneration, AISettings, utc_now
 
 
 class BudgetExhausted(AppError):
@@ -75,6 +75,18 @@ class Generation:
     cache_hit: bool
     budget_warning: str | None
     attempts: builtins.list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Settled:
+    """A finished call before anything is written: its ledger row (not yet in a session), the
+    generation it yields (None when every provider failed, then `error` says why), and the
+    answer to store in the cache (None when it must not be cached)."""
+
+    record: AIGeneration
+    generation: Generation | None
+    error: "GenerationFailed | None"
+    cache: AIResponse | None
 
 
 @dataclass(frozen=True)
@@ -141,20 +153,33 @@ class DatabaseCacheStore:
         entry = await self.repository.lookup(uuid.UUID(organization_id), key, datetime.now(UTC))
         return None if entry is None else AIResponse.model_validate(entry.response)
 
+    async def get_many(self, organization_id: str, keys: list[str]) -> dict[str, AIResponse]:
+        entries = await self.repository.lookup_many(
+            uuid.UUID(organization_id), keys, datetime.now(UTC)
+        )
+        return {e.key: AIResponse.model_validate(e.response) for e in entries}
+
+    @staticmethod
+    def _row(
+        organization_id: str, key: str, task: str, response: AIResponse, ttl_seconds: int
+    ) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        return {
+            "organization_id": uuid.UUID(organization_id),
+            "key": key,
+            "task": task,
+            "response": response.model_dump(mode="json"),
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=ttl_seconds),
+        }
+
     async def put(
         self, organization_id: str, key: str, task: str, response: AIResponse, ttl_seconds: int
     ) -> None:
-        now = datetime.now(UTC)
-        await self.repository.upsert(
-            {
-                "organization_id": uuid.UUID(organization_id),
-                "key": key,
-                "task": task,
-                "response": response.model_dump(mode="json"),
-                "created_at": now,
-                "expires_at": now + timedelta(seconds=ttl_seconds),
-            }
-        )
+        await self.repository.upsert(self._row(organization_id, key, task, response, ttl_seconds))
+
+    async def put_many(self, entries: list[tuple[str, str, str, AIResponse, int]]) -> None:
+        await self.repository.upsert_many([self._row(*entry) for entry in entries])
 
 
 @functools.cache
@@ -447,8 +472,33 @@ class AIService:
             return
         cache = AICache(self.lru, DatabaseCacheStore(session) if session is not None else None)
         hit = await cache.get(str(prepared.organization_id), prepared.key)
-        if hit is None:
-            return
+        if hit is not None:
+            self._use_hit(prepared, hit)
+
+    async def lookup_many(
+        self, session: AsyncSession | None, prepared: "builtins.list[Prepared]"
+    ) -> None:
+        """`lookup` for many requests: the memory misses of each workspace are read from the
+        database in one query instead of one each (batch generation)."""
+        store = DatabaseCacheStore(session) if session is not None else None
+        cache = AICache(self.lru, store)
+        by_organization: dict[uuid.UUID, builtins.list[Prepared]] = {}
+        for one in prepared:
+            if one.use_cache:
+                by_organization.setdefault(one.organization_id, []).append(one)
+        for organization_id, group in by_organization.items():
+            hits = await cache.get_many(str(organization_id), [one.key for one in group])
+            used: set[str] = set()
+            for one in group:
+                hit = hits.get(one.key)
+                if hit is not None:
+                    # A key asked for twice is one lookup; each request still gets its own copy.
+                    response = hit[0].model_copy(deep=True) if one.key in used else hit[0]
+                    used.add(one.key)
+                    self._use_hit(one, (response, hit[1]))
+
+    @staticmethod
+    def _use_hit(prepared: "Prepared", hit: tuple[AIResponse, str]) -> None:
         try:
             parsed = prepared.output.model_validate_json(hit[0].text) if prepared.output else None
         except ValueError:
@@ -468,15 +518,18 @@ class AIService:
         prepared.latency_ms = round((time.perf_counter() - started) * 1000)
         return result, None
 
-    async def finish(
+    def settle(
         self,
-        session: AsyncSession,
         prepared: "Prepared",
         result: RouterResult | None,
         failure: AllProvidersFailed | None,
-    ) -> Generation:
-        """Write the ledger row (and the cache entry); raises GenerationFailed on failure."""
+    ) -> Settled:
+        """The ledger row and outcome of a finished call, without touching the database. The row
+        carries every column (id and creation time included), so it can be added to a session
+        or inserted with others in one statement."""
         record = AIGeneration(
+            id=uuid.uuid4(),
+            created_at=utc_now(),
             organization_id=prepared.organization_id,
             user_id=prepared.user_id,
             task=prepared.request.task.value,
@@ -487,15 +540,24 @@ class AIService:
             product_id=prepared.product_id,
             listing_copy_id=prepared.listing_copy_id,
             latency_ms=prepared.latency_ms,
+            input_tokens=0,
+            output_tokens=0,
+            images=0,
+            cache_hit=False,
+            repaired=False,
+            fallback_path=[],
+            error=None,
+            modified_at=None,
+            deleted_at=None,
         )
         if prepared.cached is not None:
             response, layer, parsed = prepared.cached
             self._fill(record, response, [], cost=0, status="succeeded")
             record.cache_hit = True
             record.fallback_path = [{"provider": response.provider, "outcome": f"cache_{layer}"}]
-            session.add(record)
-            await session.flush()
-            return Generation(response, parsed, record, True, prepared.warning)
+            return Settled(
+                record, Generation(response, parsed, record, True, prepared.warning), None, None
+            )
         if failure is not None or result is None:
             assert failure is not None
             last = failure.attempts[-1] if failure.attempts else None
@@ -505,25 +567,65 @@ class AIService:
             record.fallback_path = [self._attempt(a) for a in failure.attempts]
             record.cost_microusd = self._cost(failure.attempts)
             record.error = str(failure)[:2000]
-            session.add(record)
-            await session.flush()
-            raise GenerationFailed(str(failure)) from failure
+            error = GenerationFailed(str(failure))
+            error.__cause__ = failure
+            return Settled(record, None, error, None)
         attempts = [self._attempt(a) for a in result.attempts]
         self._fill(
             record, result.response, attempts, cost=self._cost(result.attempts), status="succeeded"
         )
         record.repaired = result.repaired
-        session.add(record)
+        generation = Generation(
+            result.response, result.parsed, record, False, prepared.warning, attempts
+        )
+        cache = result.response if prepared.use_cache and not result.response.refused else None
+        return Settled(record, generation, None, cache)
+
+    async def finish(
+        self,
+        session: AsyncSession,
+        prepared: "Prepared",
+        result: RouterResult | None,
+        failure: AllProvidersFailed | None,
+    ) -> Generation:
+        """Write the ledger row (and the cache entry); raises GenerationFailed on failure."""
+        settled = self.settle(prepared, result, failure)
+        session.add(settled.record)
         await session.flush()
-        if prepared.use_cache and not result.response.refused:
+        if settled.error is not None:
+            raise settled.error from failure
+        assert settled.generation is not None
+        if settled.cache is not None:
             await AICache(self.lru, DatabaseCacheStore(session)).put(
                 str(prepared.organization_id),
                 prepared.key,
                 prepared.request.task.value,
-                result.response,
+                settled.cache,
                 prepared.cache_ttl_seconds,
             )
-        return Generation(result.response, result.parsed, record, False, prepared.warning, attempts)
+        return settled.generation
+
+    async def record_many(
+        self, session: AsyncSession, settled: "builtins.list[tuple[Prepared, Settled]]"
+    ) -> None:
+        """Write what `settle` made for many calls: their ledger rows in one INSERT and their
+        cache entries in one upsert (what `finish` does for one, without raising)."""
+        await AIGenerationRepository.from_session(session).insert_many(
+            [one.record for _, one in settled]
+        )
+        entries = [
+            (
+                str(prepared.organization_id),
+                prepared.key,
+                prepared.request.task.value,
+                one.cache,
+                prepared.cache_ttl_seconds,
+            )
+            for prepared, one in settled
+            if one.cache is not None
+        ]
+        if entries:
+            await AICache(self.lru, DatabaseCacheStore(session)).put_many(entries)
 
     def _fill(
         self,

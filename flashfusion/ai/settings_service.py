@@ -227,27 +227,6 @@ def effective_chains(settings: AISettings) -> dict[str, builtins.list[str]]:
 
 
 class AISettingsService:
-    async def _workspace(
-        self,
-        session: AsyncSession,
-        auth_subject: AuthSubject[Subject],
-        organization_id: uuid.UUID,
-        permission: Permission,
-        action: str,
-    ) -> None:
-        ids = await authz.get_accessible_org_ids(session, auth_subject)
-        if organization_id not in ids:
-            raise ResourceNotFound("Organization")
-        await authz.require(
-            session,
-            auth_subject,
-            organization_id,
-            permission,
-            action=action,
-            target_type="organization",
-            target_id=organization_id,
-        )
-
     # --- settings --------------------------------------------------------------------------
 
     async def get(
@@ -257,8 +236,12 @@ class AISettingsService:
         organization_id: uuid.UUID,
     ) -> AISettings:
         """The stored settings, or the defaults (not saved) for a workspace that has none."""
-        await self._workspace(
-            session, auth_subject, organization_id, Permission.ai_usage_read, "ai.settings_read"
+        await authz.accessible_organization(
+            session,
+            auth_subject,
+            organization_id,
+            Permission.ai_usage_read,
+            action="ai.settings_read",
         )
         return await ai_service.settings_for(session, organization_id)
 
@@ -269,8 +252,12 @@ class AISettingsService:
         organization_id: uuid.UUID,
         body: AISettingsUpdate,
     ) -> AISettings:
-        await self._workspace(
-            session, auth_subject, organization_id, Permission.ai_manage, "ai.settings_updated"
+        await authz.accessible_organization(
+            session,
+            auth_subject,
+            organization_id,
+            Permission.ai_manage,
+            action="ai.settings_updated",
         )
         changes: dict[str, Any] = {k: getattr(body, k) for k in body.model_fields_set}
         if "chains" in changes:
@@ -307,8 +294,12 @@ class AISettingsService:
         organization_id: uuid.UUID,
     ) -> builtins.list[dict[str, Any]]:
         """Every provider with where its key comes from; never a key."""
-        await self._workspace(
-            session, auth_subject, organization_id, Permission.ai_usage_read, "ai.credentials_read"
+        await authz.accessible_organization(
+            session,
+            auth_subject,
+            organization_id,
+            Permission.ai_usage_read,
+            action="ai.credentials_read",
         )
         return await self._statuses(session, organization_id)
 
@@ -350,8 +341,8 @@ class AISettingsService:
         base_url: str | None,
     ) -> dict[str, Any]:
         """Store (or replace) the workspace's key for `provider`, encrypted and bound to its row."""
-        await self._workspace(
-            session, auth_subject, organization_id, Permission.ai_manage, "ai.credential_set"
+        await authz.accessible_organization(
+            session, auth_subject, organization_id, Permission.ai_manage, action="ai.credential_set"
         )
         provider = _check_provider(provider)
         key = _check_api_key(provider, api_key)
@@ -388,8 +379,12 @@ class AISettingsService:
         provider: str,
     ) -> dict[str, Any]:
         """Remove the workspace's key (the instance's key, if any, applies again)."""
-        await self._workspace(
-            session, auth_subject, organization_id, Permission.ai_manage, "ai.credential_deleted"
+        await authz.accessible_organization(
+            session,
+            auth_subject,
+            organization_id,
+            Permission.ai_manage,
+            action="ai.credential_deleted",
         )
         provider = _check_provider(provider)
         if await AICredentialRepository.from_session(session).remove(organization_id, provider):
@@ -414,8 +409,8 @@ class AISettingsService:
     ) -> dict[str, Any]:
         """What the workspace's generations cost since `since` (default: start of the month),
         grouped, and where the monthly budget stands."""
-        await self._workspace(
-            session, auth_subject, organization_id, Permission.ai_usage_read, "ai.costs_read"
+        await authz.accessible_organization(
+            session, auth_subject, organization_id, Permission.ai_usage_read, action="ai.costs_read"
         )
         start = budget.month_start()
         try:

@@ -21,6 +21,8 @@ class Scope(StrEnum):
     content_write = "content:write"
     ai_read = "ai:read"
     ai_write = "ai:write"
+    safeguards_read = "safeguards:read"
+    safeguards_write = "safeguards:write"
 
 
 SCOPE_DESCRIPTIONS: dict[Scope, str] = {
@@ -43,6 +45,8 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     ),
     Scope.ai_read: "Read the AI cost ledger, cost summaries and budget status.",
     Scope.ai_write: "Change AI provider keys, provider chains and budgets.",
+    Scope.safeguards_read: "Read safeguard reports and settings; screen a phrase.",
+    Scope.safeguards_write: "Screen products now; change safeguard settings (admins).",
 }
 
 ALL_SCOPES: frozenset[Scope] = frozenset(Scope)

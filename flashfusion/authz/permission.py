@@ -27,6 +27,10 @@ class Permission(StrEnum):
     content_manage = "content:manage"
     ai_usage_read = "ai_usage:read"
     ai_manage = "ai:manage"
+    safeguards_read = "safeguards:read"
+    safeguards_manage = "safeguards:manage"
+    safeguards_override = "safeguards:override"
+    safeguards_configure = "safeguards:configure"
 
 
 PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
@@ -52,6 +56,10 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     ),
     Permission.ai_usage_read: "See the AI cost ledger, costs and budgets",
     Permission.ai_manage: "Set AI provider keys, provider chains and budgets",
+    Permission.safeguards_read: "See safeguard reports and settings; check a phrase",
+    Permission.safeguards_manage: "Screen products and re-screen them",
+    Permission.safeguards_override: "Override a blocked or warned safeguard report, with a reason",
+    Permission.safeguards_configure: "Change safeguard thresholds and settings",
 }
 
 _VIEWER = {
@@ -60,6 +68,7 @@ _VIEWER = {
     Permission.designs_read,
     Permission.products_read,
     Permission.content_read,
+    Permission.safeguards_read,
 }
 _EDITOR = _VIEWER | {
     Permission.api_keys_read,
@@ -69,6 +78,7 @@ _EDITOR = _VIEWER | {
     Permission.products_manage,
     Permission.content_manage,
     Permission.ai_usage_read,
+    Permission.safeguards_manage,
 }
 _ADMIN = _EDITOR | {
     Permission.organization_manage,
@@ -78,6 +88,8 @@ _ADMIN = _EDITOR | {
     Permission.pricing_manage,
     Permission.catalog_manage,
     Permission.ai_manage,
+    Permission.safeguards_override,
+    Permission.safeguards_configure,
 }
 _OWNER = _ADMIN | {Permission.organization_transfer}
 
@@ -110,6 +122,11 @@ PERMISSION_SCOPE: dict[Permission, Scope | None] = {
     Permission.content_manage: Scope.content_write,
     Permission.ai_usage_read: Scope.ai_read,
     Permission.ai_manage: Scope.ai_write,
+    Permission.safeguards_read: Scope.safeguards_read,
+    Permission.safeguards_manage: Scope.safeguards_write,
+    # A human decision with a reason: never through an API key.
+    Permission.safeguards_override: None,
+    Permission.safeguards_configure: Scope.safeguards_write,
 }
 
 

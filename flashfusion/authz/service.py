@@ -84,6 +84,30 @@ class AuthzService:
         )
         raise NotPermitted(self.explain(auth_subject, permission))
 
+    async def accessible_organization(
+        self,
+        session: AsyncSession,
+        auth_subject: AuthSubject[Subject],
+        organization_id: uuid.UUID,
+        permission: Permission,
+        *,
+        action: str,
+    ) -> Role:
+        """The subject's role in `organization_id` if it belongs to it (else ResourceNotFound,
+        404) and holds `permission` (else NotPermitted, 403, audited): the check before acting
+        on a workspace itself rather than on one of its objects."""
+        if organization_id not in await self.get_accessible_org_ids(session, auth_subject):
+            raise ResourceNotFound("Organization")
+        return await self.require(
+            session,
+            auth_subject,
+            organization_id,
+            permission,
+            action=action,
+            target_type="organization",
+            target_id=organization_id,
+        )
+
     async def get_readable_org_ids(
         self,
         session: AsyncSession,

@@ -38,17 +38,8 @@ async def accessible_workspace(
 ) -> uuid.UUID:
     """`organization_id` if the subject belongs to it (else 404) and holds `permission` (else
     403): the check before acting on a workspace rather than on one of its objects."""
-    ids = await authz.get_accessible_org_ids(session, auth_subject)
-    if organization_id not in ids:
-        raise ResourceNotFound("Organization")
-    await authz.require(
-        session,
-        auth_subject,
-        organization_id,
-        permission,
-        action=action,
-        target_type="organization",
-        target_id=organization_id,
+    await authz.accessible_organization(
+        session, auth_subject, organization_id, permission, action=action
     )
     return organization_id
 

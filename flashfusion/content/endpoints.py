@@ -2,18 +2,23 @@ import builtins
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flashfusion.ai.service import BudgetExhausted, GenerationFailed
-from flashfusion.auth.models import AuthSubject, Subject
 from flashfusion.authz.permission import Permission
 from flashfusion.content import rules as platform_rules
 from flashfusion.content import seo
 from flashfusion.content.auth import ContentRead, ContentWrite
-from flashfusion.content.brand_voice_service import accessible_workspace
 from flashfusion.content.brand_voice_service import brand_voice as brand_voice_service
 from flashfusion.content.draft import ListingDraft
+from flashfusion.content.endpoint_helpers import (
+    GENERATION_ERRORS,
+    VersionNumber,
+    diff_range,
+    generation_target,
+    org_of,
+    version_page,
+)
 from flashfusion.content.experiment_service import experiment as experiment_service
 from flashfusion.content.schemas import BrandVoice as BrandVoiceSchema
 from flashfusion.content.schemas import (
@@ -29,14 +34,13 @@ from flashfusion.content.schemas import (
     ListingGenerate,
     ListingRevert,
     ListingTranslate,
-    ScriptRequest,
     SeoReport,
     SeoRequest,
-    VideoScript,
 )
 from flashfusion.content.schemas import Experiment as ExperimentSchema
 from flashfusion.content.schemas import ListingCopy as ListingCopySchema
 from flashfusion.content.schemas import ListingCopyVersion as ListingCopyVersionSchema
+from flashfusion.content.script_endpoints import router as script_router
 from flashfusion.content.service import content as content_service
 from flashfusion.content.writer import Written
 from flashfusion.db import AsyncSessionDep
@@ -49,27 +53,9 @@ from flashfusion.exceptions import (
 )
 from flashfusion.kit.pagination import ListResource
 from flashfusion.kit.routing import ObjectID, PaginationParamsDep
-from flashfusion.models import APIKey, ListingCopy, ListingCopyVersion
-from flashfusion.product.service import product as product_service
+from flashfusion.models import ListingCopy, ListingCopyVersion
 
 router = APIRouter(tags=["content"])
-
-# What a generation may answer besides the usual: the budget is spent, no provider can do the
-# task with the workspace's keys, or every provider in the chain failed.
-GENERATION_ERRORS = (
-    ResourceNotFound,
-    NotPermitted,
-    UnprocessableEntity,
-    BudgetExhausted,
-    GenerationFailed,
-)
-VersionNumber = Annotated[int, Path(ge=1, le=1_000_000, description="Version number, from 1.")]
-
-
-def _org(auth_subject: AuthSubject[Subject], organization_id: uuid.UUID | None) -> uuid.UUID:
-    subject = auth_subject.subject
-    assert isinstance(subject, APIKey)
-    return organization_id or subject.organization_id
 
 
 def _with_latest(copy: ListingCopy, version: ListingCopyVersion) -> ListingCopyDetail:
@@ -109,18 +95,9 @@ async def generate(
     body: ListingGenerate, auth_subject: ContentWrite, session: AsyncSessionDep
 ) -> object:
     """Write listing copy for a product or an idea, for each platform and language."""
-    product = None
-    if body.product_id is not None:
-        product = await product_service.get(session, auth_subject, body.product_id)
-        organization_id = product.organization_id
-    else:
-        organization_id = await accessible_workspace(
-            session,
-            auth_subject,
-            _org(auth_subject, body.organization_id),
-            Permission.content_manage,
-            action="content.generated",
-        )
+    product, organization_id = await generation_target(
+        session, auth_subject, body.product_id, body.organization_id, action="content.generated"
+    )
     written = await content_service.generate(
         session,
         auth_subject,
@@ -213,15 +190,7 @@ async def list_versions(
     """Every saved version of the copy, newest first."""
     copy = await content_service.get(session, auth_subject, id)
     versions = await content_service.versions(session, copy)
-    start = (pagination.page - 1) * pagination.limit
-    return ListResource.build(
-        [
-            ListingCopyVersionSchema.model_validate(v)
-            for v in versions[start : start + pagination.limit]
-        ],
-        len(versions),
-        pagination,
-    )
+    return version_page(versions, pagination, ListingCopyVersionSchema.model_validate)
 
 
 @router.get(
@@ -272,8 +241,7 @@ async def diff(
 ) -> ListingDiff:
     """What changed between two versions, field by field."""
     copy = await content_service.get(session, auth_subject, id)
-    newer = b or copy.latest_version
-    older = a or max(1, newer - 1)
+    older, newer = diff_range(copy, a, b)
     changes = await content_service.diff(session, copy, older, newer)
     return ListingDiff.model_validate(
         {"listing_copy_id": copy.id, "a": older, "b": newer, "changes": changes}
@@ -332,56 +300,6 @@ async def seo_report(
     )
 
 
-@router.post(
-    "/content/scripts",
-    response_model=VideoScript,
-    responses=error_responses(*GENERATION_ERRORS),
-)
-async def script(
-    body: ScriptRequest, auth_subject: ContentWrite, session: AsyncSessionDep
-) -> object:
-    """A short-video script (hook, timed scenes, call to action) for a product or an idea."""
-    product = None
-    if body.product_id is not None:
-        product = await product_service.get(session, auth_subject, body.product_id)
-        organization_id = product.organization_id
-    else:
-        organization_id = await accessible_workspace(
-            session,
-            auth_subject,
-            _org(auth_subject, body.organization_id),
-            Permission.content_manage,
-            action="content.script",
-        )
-    written, generation = await content_service.script(
-        session,
-        auth_subject,
-        organization_id=organization_id,
-        product=product,
-        idea=body.idea,
-        product_type=body.product_type,
-        platform=body.platform,
-        seconds=body.seconds,
-        language=body.language,
-        brand_voice_id=body.brand_voice_id,
-    )
-    return VideoScript.model_validate(
-        {
-            **written.model_dump(),
-            "organization_id": organization_id,
-            "product_id": product.id if product else None,
-            "platform": body.platform,
-            "language": body.language.strip().lower(),
-            "seconds": sum(s.seconds for s in written.scenes),
-            "provider": generation.response.provider,
-            "generation_id": generation.record.id,
-            "cost_microusd": generation.record.cost_microusd,
-            "cache_hit": generation.cache_hit,
-            "budget_warning": generation.budget_warning,
-        }
-    )
-
-
 # --- brand voices --------------------------------------------------------------------------
 
 
@@ -418,7 +336,7 @@ async def create_brand_voice(
     return await brand_voice_service.create(
         session,
         auth_subject,
-        _org(auth_subject, body.organization_id),
+        org_of(auth_subject, body.organization_id),
         body.model_dump(exclude={"organization_id"}),
     )
 
@@ -605,3 +523,7 @@ async def record_outcome(
     return await experiment_service.record_outcome(
         session, auth_subject, found, body.variant, body.impressions, body.clicks, body.orders
     )
+
+
+# Video scripts share the library's tables; their routes live in their own module.
+router.include_router(script_router)

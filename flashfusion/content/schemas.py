@@ -245,6 +245,12 @@ class Scene(ReadSchema):
 
 
 class VideoScript(ReadSchema):
+    script_id: uuid.UUID = Field(
+        description="The script in the content library (`/content/scripts/{id}`)."
+    )
+    version: int = Field(description="The version this generation was saved as.")
+    status: str = Field(description="`ready`, or `draft` when a script rule is broken.")
+    violations: list[Violation] = Field(description="Script rules it breaks; empty: ready.")
     organization_id: uuid.UUID = Field(description="Workspace.")
     product_id: uuid.UUID | None = Field(description="Product it was written for, if any.")
     platform: str = Field(description="Video platform.")
@@ -259,6 +265,73 @@ class VideoScript(ReadSchema):
     cost_microusd: int | None = Field(description="What it cost, micro-USD; null if unknown.")
     cache_hit: bool = Field(description="Answered from the cache.")
     budget_warning: str | None = Field(description="The monthly AI budget's warning, if any.")
+
+
+# --- the script library --------------------------------------------------------------------
+
+
+class SceneInput(Schema):
+    seconds: int = Field(ge=1, le=180, description="How long the scene runs, 1–180 seconds.")
+    shot: str = Field(max_length=MAX_LINE, description="What the camera shows.")
+    voice_over: str = Field(max_length=MAX_LINE, description="What is said over the scene.")
+    on_screen_text: str = Field(max_length=MAX_LINE, description="Text overlaid on the scene.")
+
+
+class ScriptFields(ReadSchema):
+    hook: str = Field(description="The opening line.")
+    scenes: list[Scene] = Field(description="The scenes in order.")
+    call_to_action: str = Field(description="What the viewer should do next.")
+    hashtags: list[str] = Field(description="Hashtags without '#'.")
+
+
+class ScriptVersion(TimestampedSchema):
+    organization_id: uuid.UUID = Field(description="Workspace.")
+    script_id: uuid.UUID = Field(description="The script this is a version of.")
+    version: int = Field(description="Version number, from 1.")
+    fields: ScriptFields = Field(description="The script.")
+    seconds: int = Field(description="Total length, seconds (the scenes' sum).")
+    source: str = Field(description="`generated`, `edited` or `reverted`.")
+    violations: list[Violation] = Field(description="Script rules it breaks; empty: ready.")
+    provider: str | None = Field(description="AI provider that wrote it; null for edits.")
+    generation_id: uuid.UUID | None = Field(description="Its row in the AI cost ledger.")
+    note: str | None = Field(description="Why this version was saved.")
+
+
+class Script(TimestampedSchema):
+    organization_id: uuid.UUID = Field(description="Workspace.")
+    product_id: uuid.UUID | None = Field(description="Product; null for a script from an idea.")
+    idea: str = Field(description="The phrase or idea the script is about.")
+    product_type: str = Field(description="Catalog product type key.")
+    platform: str = Field(description="Video platform: tiktok, youtube_shorts, instagram_reels.")
+    language: str = Field(description="ISO 639-1 language code.")
+    status: str = Field(description="`ready`, or `draft` when the newest version breaks a rule.")
+    latest_version: int = Field(description="Number of the newest version.")
+    brand_voice_id: uuid.UUID | None = Field(description="Brand voice it is written in.")
+
+
+class ScriptDetail(Script):
+    latest: ScriptVersion = Field(description="The newest version.")
+
+
+class ScriptUpdate(Schema):
+    hook: str | None = Field(default=None, max_length=MAX_LINE, description="New hook.")
+    scenes: list[SceneInput] | None = Field(
+        default=None, min_length=1, max_length=20, description="New scenes (all of them)."
+    )
+    call_to_action: str | None = Field(
+        default=None, max_length=MAX_LINE, description="New call to action."
+    )
+    hashtags: list[Annotated[str, Field(max_length=100)]] | None = Field(
+        default=None, max_length=30, description="New hashtags, without '#'."
+    )
+    note: str | None = Field(default=None, max_length=500, description="Why you changed it.")
+
+
+class ScriptDiff(ReadSchema):
+    script_id: uuid.UUID = Field(description="The script.")
+    a: int = Field(description="The older version compared.")
+    b: int = Field(description="The newer version compared.")
+    changes: list[FieldDiff] = Field(description="Every field that differs; empty: identical.")
 
 
 # --- brand voices --------------------------------------------------------------------------

@@ -48,6 +48,9 @@ _EN_STOPWORDS = frozenset(
     "a an and are as at be but by for from in is it of on or the to with your you".split()
 )
 
+# Above this many tags, a platform's tag limit is a ceiling rather than slots to fill.
+TAG_SLOT_CEILING = 30
+
 
 class SeoCheck(BaseModel):
     name: str = Field(description="Check identifier, e.g. `keyword_in_title`.")
@@ -308,10 +311,19 @@ def analyse(
                 noun = "keyword" if len(fitting or missing) == 1 else "keywords"
                 suggestions.append(f"Add tags for the {noun} {listed}: no tag covers them yet.")
 
-        # 5. Tag slot usage.
+        # 5. Tag slot usage. Only a short, fixed set of slots (Etsy's 13) is meant to be filled;
+        # a ceiling like Shopify's 250 tags is a hard limit, not a target (FlashFusion's rule).
         if rules.tags_max is None:
             checks.append(
                 _not_applicable("tag_slots_used", f"{rules.label} publishes no tag count limit")
+            )
+        elif rules.tags_max.value > TAG_SLOT_CEILING:
+            checks.append(
+                _not_applicable(
+                    "tag_slots_used",
+                    f"{rules.label} allows up to {rules.tags_max.value} tags: a ceiling, not "
+                    "slots to fill",
+                )
             )
         else:
             slots = rules.tags_max.value

@@ -1,31 +1,33 @@
 """Listing copy: generate for a product or an idea, per platform and language; edit, revert, diff,
-translate; short-video scripts. Every change is a new immutable version (the content library)."""
+translate. Every change is a new immutable version (the content library). Short-video scripts
+share the library's tables and live in `script_service`."""
 
 import builtins
 import difflib
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flashfusion.ai import prompts
-from flashfusion.ai.service import ai as ai_service
-from flashfusion.ai.types import AIRequest, TaskType
+from flashfusion.ai.types import TaskType
 from flashfusion.audit.service import audit as audit_service
 from flashfusion.auth.models import AuthSubject, Subject
 from flashfusion.authz.permission import Permission
 from flashfusion.authz.service import authz
 from flashfusion.catalog.service import catalog as catalog_service
 from flashfusion.content import rules as platform_rules
-from flashfusion.content.compose import VideoScript
-from flashfusion.content.draft import LANGUAGES, BrandVoiceProfile, ListingDraft, Platform
+from flashfusion.content.draft import BrandVoiceProfile, ListingDraft, Platform
 from flashfusion.content.repository import (
+    SCRIPT_PREFIX,
     BrandVoiceRepository,
     ListingCopyRepository,
     ListingCopyVersionRepository,
 )
 from flashfusion.content.writer import (
+    Checked,
     InvalidContentRequest,
     Written,
     brief_for,
@@ -42,7 +44,6 @@ from flashfusion.models import BrandVoice, Design, ListingCopy, ListingCopyVersi
 from flashfusion.studio.media import _creator_id
 
 MAX_TARGETS = 40  # platforms × languages in one request
-SCRIPT_PLATFORMS = ("tiktok", "youtube_shorts", "instagram_reels")
 DIFF_FIELDS = platform_rules.ALL_FIELDS
 
 
@@ -209,7 +210,8 @@ class ContentService:
     ) -> ListingCopy:
         ids = await authz.get_accessible_org_ids(session, auth_subject)
         copy = await ListingCopyRepository.from_session(session).get_for_organizations(id, ids)
-        if copy is None or copy.latest_version == 0:
+        # A script is not listing copy: its own endpoints read it (script_service).
+        if copy is None or copy.latest_version == 0 or copy.platform.startswith(SCRIPT_PREFIX):
             raise ResourceNotFound("Listing copy")
         await authz.require(
             session,
@@ -228,13 +230,18 @@ class ContentService:
         return await ListingCopyVersionRepository.from_session(session).for_copy(copy)
 
     async def version(
-        self, session: AsyncSession, copy: ListingCopy, number: int | None = None
+        self,
+        session: AsyncSession,
+        copy: ListingCopy,
+        number: int | None = None,
+        *,
+        kind: "CopyKind | None" = None,
     ) -> ListingCopyVersion:
         found = await ListingCopyVersionRepository.from_session(session).number(
             copy, copy.latest_version if number is None else number
         )
         if found is None:
-            raise ResourceNotFound("Listing copy version")
+            raise ResourceNotFound(f"{(kind or LISTING).label} version")
         return found
 
     async def latest_versions(
@@ -250,33 +257,40 @@ class ContentService:
         changes: dict[str, Any],
         *,
         note: str | None,
+        kind: "CopyKind | None" = None,
     ) -> ListingCopyVersion:
-        """Save the creator's edit as a new version; it is ready only if it obeys every limit."""
+        """Save the creator's edit as a new version; it is ready only if it obeys every limit
+        (a listing's platform limits, a script's rules: see `kind`)."""
+        kind = kind or LISTING
+        action = kind.action + "edited"
         await authz.require(
             session,
             auth_subject,
             copy.organization_id,
             Permission.content_manage,
-            action="content.edited",
+            action=action,
             target_type="listing_copy",
             target_id=copy.id,
         )
-        current = await self.version(session, copy)
+        if kind.empty_edit is not None and not any(v is not None for v in changes.values()):
+            raise InvalidContentRequest(kind.empty_edit)
+        current = await self.version(session, copy, kind=kind)
         merged = {**current.fields, **{k: v for k, v in changes.items() if v is not None}}
         try:
-            draft = ListingDraft.model_validate(merged)
+            parsed = kind.model.model_validate(merged)
         except ValidationError as e:
             first = e.errors()[0]
             raise InvalidContentRequest(
                 f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
             ) from None
-        checked = await self._check(session, copy, draft, fix=False)
+        checked, violations = await kind.check(session, copy, parsed)
         version = await writer.add_version(
             session,
             copy,
-            fields=draft.model_dump(),
+            fields=kind.dump(parsed),
             source="edited",
             checked=checked,
+            violations=violations,
             provider=None,
             generation_id=None,
             user_id=_creator_id(auth_subject),
@@ -285,11 +299,11 @@ class ContentService:
         await audit_service.record(
             session,
             auth_subject,
-            action="content.edited",
+            action=action,
             organization_id=copy.organization_id,
             target_type="listing_copy",
             target_id=copy.id,
-            details={"version": version.version, "violations": len(checked.violations)},
+            details={"version": version.version, "violations": len(violations)},
         )
         return version
 
@@ -299,26 +313,31 @@ class ContentService:
         auth_subject: AuthSubject[Subject],
         copy: ListingCopy,
         number: int,
+        *,
+        kind: "CopyKind | None" = None,
     ) -> ListingCopyVersion:
         """Save version `number` again as the newest version (history is never rewritten)."""
+        kind = kind or LISTING
+        action = kind.action + "reverted"
         await authz.require(
             session,
             auth_subject,
             copy.organization_id,
             Permission.content_manage,
-            action="content.reverted",
+            action=action,
             target_type="listing_copy",
             target_id=copy.id,
         )
-        old = await self.version(session, copy, number)
-        draft = ListingDraft.model_validate(old.fields)
-        checked = await self._check(session, copy, draft, fix=False)
+        old = await self.version(session, copy, number, kind=kind)
+        parsed = kind.model.model_validate(old.fields)
+        checked, violations = await kind.check(session, copy, parsed)
         version = await writer.add_version(
             session,
             copy,
-            fields=dict(old.fields),
+            fields=kind.dump(parsed) if kind.revert_redumps else dict(old.fields),
             source="reverted",
             checked=checked,
+            violations=violations,
             provider=old.provider,
             generation_id=old.generation_id,
             user_id=_creator_id(auth_subject),
@@ -327,7 +346,7 @@ class ContentService:
         await audit_service.record(
             session,
             auth_subject,
-            action="content.reverted",
+            action=action,
             organization_id=copy.organization_id,
             target_type="listing_copy",
             target_id=copy.id,
@@ -336,18 +355,25 @@ class ContentService:
         return version
 
     async def diff(
-        self, session: AsyncSession, copy: ListingCopy, a: int, b: int
+        self,
+        session: AsyncSession,
+        copy: ListingCopy,
+        a: int,
+        b: int,
+        *,
+        kind: "CopyKind | None" = None,
     ) -> builtins.list[dict[str, Any]]:
         """Per field: what changed from version a to version b (unified diff lines)."""
-        old = await self.version(session, copy, a)
-        new = await self.version(session, copy, b)
+        kind = kind or LISTING
+        old = await self.version(session, copy, a, kind=kind)
+        new = await self.version(session, copy, b, kind=kind)
         changes = []
-        for name in DIFF_FIELDS:
+        for name in kind.diff_fields:
             before, after = old.fields.get(name), new.fields.get(name)
             if before == after:
                 continue
-            lines_a = _lines(before)
-            lines_b = _lines(after)
+            lines_a = kind.lines(before)
+            lines_b = kind.lines(after)
             changes.append(
                 {
                     "field": name,
@@ -362,10 +388,10 @@ class ContentService:
         self, session: AsyncSession, copy: ListingCopy, draft: ListingDraft, *, fix: bool
     ) -> Any:
         catalog = await catalog_service.effective(session, copy.organization_id)
-        brief = writer.brief_from_copy(catalog, copy, await self._copy_voice(session, copy))
+        brief = writer.brief_from_copy(catalog, copy, await self.copy_voice(session, copy))
         return check(draft, brief, platform_rules.get_rules(copy.platform), fix=fix)
 
-    async def _copy_voice(self, session: AsyncSession, copy: ListingCopy) -> BrandVoiceProfile:
+    async def copy_voice(self, session: AsyncSession, copy: ListingCopy) -> BrandVoiceProfile:
         voice_row = (
             await session.get(BrandVoice, copy.brand_voice_id) if copy.brand_voice_id else None
         )
@@ -394,7 +420,7 @@ class ContentService:
         if not codes:
             raise InvalidContentRequest("languages: choose at least one language to translate to.")
         catalog = await catalog_service.effective(session, copy.organization_id)
-        profile = await self._copy_voice(session, copy)
+        profile = await self.copy_voice(session, copy)
         # The source copy's tags are words of its language: not keywords for another one.
         written = []
         for code in dict.fromkeys(codes):
@@ -414,92 +440,6 @@ class ContentService:
             )
         return written
 
-    async def script(
-        self,
-        session: AsyncSession,
-        auth_subject: AuthSubject[Subject],
-        *,
-        organization_id: uuid.UUID,
-        product: Product | None,
-        idea: str | None,
-        product_type: str | None,
-        platform: str,
-        seconds: int,
-        language: str,
-        brand_voice_id: uuid.UUID | None,
-    ) -> tuple[VideoScript, Any]:
-        """A short-video / voice-over script for a product or idea (TikTok, YouTube Shorts)."""
-        await authz.require(
-            session,
-            auth_subject,
-            organization_id,
-            Permission.content_manage,
-            action="content.script",
-            target_type="product" if product else None,
-            target_id=product.id if product else None,
-        )
-        if platform not in SCRIPT_PLATFORMS:
-            raise InvalidContentRequest(
-                f"platform: {platform!r} is not a video platform; use one of "
-                + ", ".join(SCRIPT_PLATFORMS)
-            )
-        if not 10 <= seconds <= 180:
-            raise InvalidContentRequest("seconds: choose a length from 10 to 180 seconds.")
-        code = check_language(language, field="language")
-        if product is not None:
-            the_idea = check_idea(idea) if idea else await self.product_idea(session, product)
-            type_key = product.product_type
-        else:
-            if not idea or not product_type:
-                raise InvalidContentRequest(
-                    "idea and product_type: give both, or a product_id to write for."
-                )
-            the_idea, type_key = check_idea(idea), product_type
-        catalog = await catalog_service.effective(session, organization_id)
-        voice_row = await self.brand_voice(session, organization_id, brand_voice_id)
-        brief = brief_for(
-            catalog,
-            idea=the_idea,
-            product_type_key=type_key,
-            platform=Platform.instagram,
-            language=code,
-            brand_voice=profile_of(voice_row) if voice_row else BrandVoiceProfile(),
-            keywords=[],
-            audience=None,
-            occasion=None,
-        )
-        template = prompts.load("script")
-        request = AIRequest(
-            task=TaskType.script,
-            messages=template.render(
-                {
-                    "language_name": LANGUAGES[code],
-                    "idea": brief.idea,
-                    "product_type_name": brief.product_type_name,
-                    "category": brief.category,
-                    "platform": platform,
-                    "seconds": seconds,
-                    "voice": brief.brand_voice.model_dump(),
-                }
-            ),
-            context={
-                "brief": brief.model_dump(mode="json"),
-                "script_platform": platform,
-                "seconds": seconds,
-            },
-        )
-        generation = await ai_service.generate(
-            session,
-            organization_id=organization_id,
-            user_id=_creator_id(auth_subject),
-            request=request,
-            output=VideoScript,
-            prompt=template,
-            product_id=product.id if product else None,
-        )
-        assert isinstance(generation.parsed, VideoScript)
-        return generation.parsed, generation
-
 
 def _lines(value: Any) -> builtins.list[str]:
     if value is None:
@@ -508,5 +448,42 @@ def _lines(value: Any) -> builtins.list[str]:
         return [str(v) for v in value]
     return str(value).splitlines() or [""]
 
+
+@dataclass(frozen=True)
+class CopyKind:
+    """What the shared version-history code (edit, revert, diff) needs to know about a kind of
+    library row: listing copy here, a short-video script in `script_service`."""
+
+    label: str  # names the row in errors: "Listing copy version not found"
+    action: str  # prefix of the authz and audit actions: "content." + "edited"
+    model: type[BaseModel]
+    # The violations of a parsed version, and the `Checked` of a listing (None for a script).
+    check: Callable[
+        [AsyncSession, ListingCopy, Any],
+        Awaitable[tuple[Checked | None, builtins.list[dict[str, Any]]]],
+    ]
+    dump: Callable[[Any], dict[str, Any]]
+    diff_fields: Sequence[str]
+    lines: Callable[[Any], builtins.list[str]]
+    empty_edit: str | None = None  # the error for an edit that changes nothing (None: allowed)
+    revert_redumps: bool = False  # save the parsed old version (True) or its stored fields
+
+
+async def _check_listing(
+    session: AsyncSession, copy: ListingCopy, draft: ListingDraft
+) -> tuple[Checked, builtins.list[dict[str, Any]]]:
+    checked = await content._check(session, copy, draft, fix=False)
+    return checked, checked.violations
+
+
+LISTING = CopyKind(
+    label="Listing copy",
+    action="content.",
+    model=ListingDraft,
+    check=_check_listing,
+    dump=lambda draft: draft.model_dump(),
+    diff_fields=DIFF_FIELDS,
+    lines=_lines,
+)
 
 content = ContentService()

@@ -30,7 +30,7 @@ from flashfusion.content.draft import (
     ListingDraft,
     Platform,
 )
-from flashfusion.content.repository import ListingCopyRepository
+from flashfusion.content.repository import SCRIPT_PREFIX, ListingCopyRepository
 from flashfusion.content.rules.base import PlatformRules
 from flashfusion.exceptions import AppError, UnprocessableEntity
 from flashfusion.models import (
@@ -274,9 +274,12 @@ class ListingWriter:
         generation_id: uuid.UUID | None,
         user_id: uuid.UUID | None,
         note: str | None = None,
+        violations: builtins.list[dict[str, Any]] | None = None,
     ) -> ListingCopyVersion:
+        """Save `fields` as the copy's newest version. `checked` holds a listing's fixes, scores
+        and violations; a script has no `Checked`, only `violations`."""
         number = await ListingCopyRepository.from_session(session).next_version(copy)
-        violations = checked.violations if checked else []
+        violations = checked.violations if checked else (violations or [])
         version = ListingCopyVersion(
             organization_id=copy.organization_id,
             listing_copy_id=copy.id,
@@ -296,6 +299,13 @@ class ListingWriter:
         copy.latest_version = number
         copy.status = ListingCopyStatus.draft if violations else ListingCopyStatus.ready
         await session.flush()
+        if copy.product_id is not None and not copy.platform.startswith(SCRIPT_PREFIX):
+            # The product's screened text changed: its safeguard report must follow.
+            from flashfusion.safeguard.service import safeguard as safeguard_service  # cycle
+
+            await safeguard_service.enqueue_screen_once(
+                session, copy.product_id, copy.organization_id
+            )
         return version
 
     async def write(

@@ -52,17 +52,12 @@ class InvitationService:
         email: str,
         role: Role,
     ) -> Invitation:
-        ids = await authz.get_accessible_org_ids(session, auth_subject)
-        if organization_id not in ids:
-            raise ResourceNotFound("Organization")
-        actor_role = await authz.require(
+        actor_role = await authz.accessible_organization(
             session,
             auth_subject,
             organization_id,
             Permission.members_manage,
             action="invitation.created",
-            target_type="organization",
-            target_id=organization_id,
         )
         if not can_assign(actor_role, role):
             audit_service.record_denied(

@@ -26,6 +26,10 @@ QUEUES: dict[str, dict[str, Any]] = {
     "render": {"worker_concurrency": 1},
     # Listing-copy batches: each job runs many provider calls concurrently inside its steps.
     "content": {"worker_concurrency": 2},
+    # Safeguard screens: CPU-light text checks, a few at a time.
+    "safeguard": {"worker_concurrency": 2},
+    # Trademark register imports stream large XML files: one at a time anywhere.
+    "trademark_import": {"worker_concurrency": 1, "global_concurrency": 1},
     # Everything else that is small.
     "default": {"worker_concurrency": 4},
 }

@@ -17,6 +17,7 @@ from flashfusion.models.content_batch import (
     ContentBatchItem,
 )
 from flashfusion.models.content_experiment import ContentExperiment
+from flashfusion.models.content_fingerprint import ContentFingerprint, ContentFingerprintBand
 from flashfusion.models.design import Design, DesignVersion
 from flashfusion.models.invitation import Invitation
 from flashfusion.models.job import Job
@@ -29,6 +30,12 @@ from flashfusion.models.pricing_rule import PricingRule
 from flashfusion.models.product import PriceSource, Product, ProductStatus, ProductVariant
 from flashfusion.models.recovery_code import RecoveryCode
 from flashfusion.models.render import Render, RenderFile, RenderFileKind, RenderStatus
+from flashfusion.models.safeguard_hold import SafeguardHold
+from flashfusion.models.safeguard_override import SafeguardOverride
+from flashfusion.models.safeguard_report import SafeguardReport, ScreenTrigger
+from flashfusion.models.safeguard_settings import SafeguardSettings
+from flashfusion.models.trademark_import import ImportKind, ImportStatus, TrademarkImport
+from flashfusion.models.trademark_mark import TrademarkMark
 from flashfusion.models.user import User
 from flashfusion.models.user_session import SessionState, UserSession
 from flashfusion.models.user_token import UserToken, UserTokenPurpose
@@ -45,6 +52,8 @@ __all__ = [
     "ContentBatch",
     "ContentBatchItem",
     "ContentExperiment",
+    "ContentFingerprint",
+    "ContentFingerprintBand",
     "ListingCopy",
     "ListingCopyStatus",
     "ListingCopyVersion",
@@ -78,7 +87,16 @@ __all__ = [
     "RenderFileKind",
     "RenderStatus",
     "Role",
+    "SafeguardHold",
+    "SafeguardOverride",
+    "SafeguardReport",
+    "SafeguardSettings",
+    "ScreenTrigger",
     "SessionState",
+    "ImportKind",
+    "ImportStatus",
+    "TrademarkImport",
+    "TrademarkMark",
     "User",
     "UserSession",
     "UserToken",

@@ -150,17 +150,12 @@ class PricingRuleService:
         organization_id: uuid.UUID,
         body: PricingRuleCreate,
     ) -> PricingRule:
-        ids = await authz.get_accessible_org_ids(session, auth_subject)
-        if organization_id not in ids:
-            raise ResourceNotFound("Organization")
-        await authz.require(
+        await authz.accessible_organization(
             session,
             auth_subject,
             organization_id,
             Permission.pricing_manage,
             action="pricing_rule.created",
-            target_type="organization",
-            target_id=organization_id,
         )
         values = body.model_dump(exclude={"organization_id"})
         _check(values)

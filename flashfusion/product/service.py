@@ -28,6 +28,7 @@ from flashfusion.product import pricing
 from flashfusion.product.pricing_rule_service import pricing_rule as pricing_rule_service
 from flashfusion.product.pricing_rule_service import rule_spec
 from flashfusion.product.repository import ProductRepository, ProductVariantRepository
+from flashfusion.safeguard.service import safeguard as safeguard_service
 from flashfusion.studio.media import _creator_id
 from flashfusion.studio.render_service import render_service
 from flashfusion.studio.service import design as design_service
@@ -208,6 +209,8 @@ class ProductService:
             row.price = self._rule_price(row, spec, fees)
             await variant_repository.create(row, flush=False)
         await session.flush()
+        # Its title and the design's text layers are screened text: the first report is due now.
+        await safeguard_service.enqueue_screen(session, product.id, product.organization_id)
         if render:
             created = await render_service.create(
                 session,
@@ -320,6 +323,8 @@ class ProductService:
                 await self._check_ready(session, product)
             changes["status"] = ProductStatus(status)
         await ProductRepository.from_session(session).update(product, values=changes)
+        if "title" in changes:  # the title is screened text: screen the new product version
+            await safeguard_service.enqueue_screen(session, product.id, product.organization_id)
         if reprice:
             await self.reprice(session, product)
         await audit_service.record(

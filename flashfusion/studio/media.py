@@ -102,17 +102,12 @@ class MediaService:
         filename: str | None,
     ) -> MediaAsset:
         """Sniff, limit, strip and normalise an uploaded image, then store it."""
-        ids = await authz.get_accessible_org_ids(session, auth_subject)
-        if organization_id not in ids:
-            raise ResourceNotFound("Organization")
-        await authz.require(
+        await authz.accessible_organization(
             session,
             auth_subject,
             organization_id,
             Permission.designs_manage,
             action="media.uploaded",
-            target_type="organization",
-            target_id=organization_id,
         )
         limits = upload_limits()
         if len(data) > limits.max_bytes:

@@ -57,28 +57,6 @@ def build_from_preset(preset: str, phrase: str) -> DesignDocument:
 
 
 class DesignService:
-    async def _organization(
-        self,
-        session: AsyncSession,
-        auth_subject: AuthSubject[Subject],
-        organization_id: uuid.UUID,
-        permission: Permission,
-        action: str,
-    ) -> uuid.UUID:
-        ids = await authz.get_accessible_org_ids(session, auth_subject)
-        if organization_id not in ids:
-            raise ResourceNotFound("Organization")
-        await authz.require(
-            session,
-            auth_subject,
-            organization_id,
-            permission,
-            action=action,
-            target_type="organization",
-            target_id=organization_id,
-        )
-        return organization_id
-
     async def check(
         self, session: AsyncSession, organization_id: uuid.UUID, document: DesignDocument
     ) -> None:
@@ -147,8 +125,12 @@ class DesignService:
         document: DesignDocument | None,
     ) -> tuple[Design, DesignVersion]:
         """A new design and its version 1, from a document or from phrase + preset."""
-        await self._organization(
-            session, auth_subject, organization_id, Permission.designs_manage, "design.created"
+        await authz.accessible_organization(
+            session,
+            auth_subject,
+            organization_id,
+            Permission.designs_manage,
+            action="design.created",
         )
         if document is None:
             if not phrase:
@@ -316,8 +298,8 @@ class DesignService:
         size: int,
     ) -> bytes:
         """An unsaved document rendered for the editor, with the workspace's images."""
-        await self._organization(
-            session, auth_subject, organization_id, Permission.designs_read, "design.preview"
+        await authz.accessible_organization(
+            session, auth_subject, organization_id, Permission.designs_read, action="design.preview"
         )
         return await self.preview_png(session, organization_id, document, size=size)
 

@@ -2,7 +2,14 @@
 
 from fastapi import APIRouter, Depends
 
-from flashfusion.web import views_account, views_auth, views_content, views_org, views_studio
+from flashfusion.web import (
+    views_account,
+    views_auth,
+    views_content,
+    views_org,
+    views_safeguard,
+    views_studio,
+)
 from flashfusion.web.security import verify_csrf
 
 # Every state-changing browser request carries a CSRF token; GET never changes state.
@@ -12,3 +19,4 @@ router.include_router(views_account.router)
 router.include_router(views_org.router)
 router.include_router(views_studio.router)
 router.include_router(views_content.router)
+router.include_router(views_safeguard.router)

@@ -1,13 +1,15 @@
-"""Listing copy on the product page (generate, stream, edit, revert), batches, and AI costs."""
+"""Listing copy on the product page (generate, stream, edit, revert), video scripts (library,
+generate, edit, revert), batches, and AI costs."""
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from flashfusion.ai import budget
 from flashfusion.ai.providers import PROVIDER_LABELS
@@ -15,13 +17,21 @@ from flashfusion.ai.service import ai as ai_service
 from flashfusion.ai.service import policy_of
 from flashfusion.ai.settings_service import ai_settings as ai_settings_service
 from flashfusion.ai.settings_service import effective_chains
+from flashfusion.auth.models import AuthSubject, Subject
 from flashfusion.authz.permission import Permission
 from flashfusion.authz.service import authz
 from flashfusion.catalog.service import catalog as catalog_service
 from flashfusion.content.batch_service import content_batch, parse_csv
 from flashfusion.content.draft import LANGUAGES, Platform
+from flashfusion.content.script_service import (
+    VIDEO_PLATFORMS,
+    seconds_of,
+    video_platform,
+)
+from flashfusion.content.script_service import script as script_service
 from flashfusion.content.service import content as content_service
 from flashfusion.content.writer import (
+    InvalidContentRequest,
     brief_for,
     check_language,
     check_platform,
@@ -31,6 +41,7 @@ from flashfusion.content.writer import (
 from flashfusion.db import AsyncSessionDep
 from flashfusion.exceptions import AppError
 from flashfusion.kit.pagination import PaginationParams
+from flashfusion.models import ListingCopy, ListingCopyVersion
 from flashfusion.product.service import product as product_service
 from flashfusion.studio.media import _creator_id
 from flashfusion.web.deps import OrgDep
@@ -170,6 +181,39 @@ async def stream_listings(
     )
 
 
+Revert = Callable[
+    [AsyncSession, AuthSubject[Subject], ListingCopy, int], Awaitable[ListingCopyVersion]
+]
+
+
+async def _reverted(
+    revert: Revert,
+    session: AsyncSessionDep,
+    ctx: OrgDep,
+    copy: ListingCopy,
+    version: int,
+    back: str,
+) -> Response:
+    """Save `version` of a listing or script again as its newest; back to its page."""
+    try:
+        await revert(session, ctx.subject, copy, version)
+    except AppError as e:
+        return redirect(back, e.detail, "error")
+    return redirect(back, f"Reverted to version {version} (saved as a new version).")
+
+
+def _saved(back: str, version: ListingCopyVersion, rules: str, ready: str) -> Response:
+    """Back to the page after an edit: `ready`, or which `rules` rule(s) keep it a draft."""
+    if version.violations:
+        return redirect(
+            back,
+            f"Saved as version {version.version}, but it breaks {len(version.violations)} "
+            f"{rules} rule(s), so it stays a draft: fix what is listed below.",
+            "error",
+        )
+    return redirect(back, ready)
+
+
 @router.post("/orgs/{org_id}/listings/{copy_id}/revert")
 async def revert_listing(
     session: AsyncSessionDep,
@@ -179,11 +223,7 @@ async def revert_listing(
 ) -> Response:
     copy = await content_service.get(session, ctx.subject, copy_id)
     back = f"/orgs/{ctx.organization.id}/listings/{copy.id}"
-    try:
-        await content_service.revert(session, ctx.subject, copy, version)
-    except AppError as e:
-        return redirect(back, e.detail, "error")
-    return redirect(back, f"Reverted to version {version} (saved as a new version).")
+    return await _reverted(content_service.revert, session, ctx, copy, version, back)
 
 
 @router.post("/orgs/{org_id}/listings/{copy_id}")
@@ -204,14 +244,9 @@ async def edit_listing(
         version = await content_service.edit(session, ctx.subject, copy, changes, note=None)
     except AppError as e:
         return redirect(back, e.detail, "error")
-    if version.violations:
-        return redirect(
-            back,
-            f"Saved as version {version.version}, but it breaks {len(version.violations)} "
-            "platform rule(s), so it stays a draft: fix what is listed below.",
-            "error",
-        )
-    return redirect(back, f"Saved as version {version.version}; ready to publish.")
+    return _saved(
+        back, version, "platform", f"Saved as version {version.version}; ready to publish."
+    )
 
 
 @router.get("/orgs/{org_id}/listings/{copy_id}")
@@ -230,6 +265,172 @@ async def listing_page(
         request,
         "content/listing.html",
         {"copy": copy, "versions": versions, "current": current, "diff": diff},
+    )
+
+
+# --- video scripts ------------------------------------------------------------------------------
+
+
+def _optional(value: str) -> str | None:
+    return value.strip() or None
+
+
+@router.get("/orgs/{org_id}/content/scripts")
+async def scripts_page(
+    request: Request,
+    session: AsyncSessionDep,
+    ctx: OrgDep,
+    platform: str = "",
+    language: str = "",
+) -> Response:
+    """The script library, filtered by video platform and language, and a form to write one."""
+    error = None
+    try:
+        scripts, total = await script_service.list(
+            session,
+            ctx.subject,
+            organization_id=ctx.organization.id,
+            product_id=None,
+            platform=_optional(platform),
+            language=_optional(language),
+            pagination=PaginationParams(page=1, limit=100),
+        )
+    except InvalidContentRequest as e:
+        scripts, total, error = [], 0, e.detail
+    catalog = await catalog_service.effective(session, ctx.organization.id)
+    return render(
+        request,
+        "content/scripts.html",
+        {
+            "scripts": scripts,
+            "total": total,
+            "latest": await script_service.latest_versions(session, scripts),
+            "seconds_of": seconds_of,
+            "video_platform": video_platform,
+            "video_platforms": VIDEO_PLATFORMS,
+            "languages": LANGUAGES,
+            "product_types": sorted(catalog.product_types),
+            "filters": {"platform": platform, "language": language},
+            "error": error,
+        },
+    )
+
+
+@router.post("/orgs/{org_id}/content/scripts")
+async def generate_script(
+    session: AsyncSessionDep,
+    ctx: OrgDep,
+    idea: Annotated[str, Form(max_length=1000)] = "",
+    product_type: Annotated[str, Form(max_length=64)] = "",
+    platform: Annotated[str, Form(max_length=32)] = "tiktok",
+    seconds: Annotated[int, Form(ge=1, le=10_000)] = 30,
+    language: Annotated[str, Form(max_length=8)] = "en",
+) -> Response:
+    """Write a script and save it in the library (a new version if it was written before)."""
+    back = f"/orgs/{ctx.organization.id}/content/scripts"
+    try:
+        written = await script_service.generate(
+            session,
+            ctx.subject,
+            organization_id=ctx.organization.id,
+            product=None,
+            idea=idea,
+            product_type=product_type,
+            platform=platform,
+            seconds=seconds,
+            language=language,
+            brand_voice_id=None,
+        )
+    except AppError as e:
+        return redirect(back, e.detail, "error")
+    return redirect(
+        f"/orgs/{ctx.organization.id}/scripts/{written.copy.id}",
+        f"Saved as version {written.version.version}.",
+    )
+
+
+def _scene_rows(text: str) -> list[dict[str, Any]]:
+    """Scenes from the edit form: one a line, `seconds | shot | voice-over | on-screen text`."""
+    scenes = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.split("|")]
+        seconds = parts[0].removesuffix("s").strip() if parts else ""
+        if len(parts) != 4 or not seconds.isdigit():
+            raise InvalidContentRequest(
+                f"scenes: line {number} needs four parts, 'seconds | shot | voice-over | "
+                "on-screen text' (e.g. '3s | Close-up of the mug | Coffee first. | Coffee first')."
+            )
+        scenes.append(
+            {"seconds": int(seconds), "shot": parts[1], "voice_over": parts[2],
+             "on_screen_text": parts[3]}
+        )  # fmt: skip
+    return scenes
+
+
+@router.post("/orgs/{org_id}/scripts/{script_id}")
+async def edit_script(
+    session: AsyncSessionDep,
+    ctx: OrgDep,
+    script_id: uuid.UUID,
+    hook: Annotated[str, Form(max_length=1000)] = "",
+    scenes: Annotated[str, Form(max_length=20_000)] = "",
+    call_to_action: Annotated[str, Form(max_length=1000)] = "",
+    hashtags: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    copy = await script_service.get(session, ctx.subject, script_id)
+    back = f"/orgs/{ctx.organization.id}/scripts/{copy.id}"
+    try:
+        changes: dict[str, Any] = {
+            "hook": hook,
+            "scenes": _scene_rows(scenes),
+            "call_to_action": call_to_action,
+            "hashtags": [h.strip().lstrip("#") for h in hashtags.split(",") if h.strip()],
+        }
+        version = await script_service.edit(session, ctx.subject, copy, changes, note=None)
+    except AppError as e:
+        return redirect(back, e.detail, "error")
+    return _saved(back, version, "script", f"Saved as version {version.version}.")
+
+
+@router.post("/orgs/{org_id}/scripts/{script_id}/revert")
+async def revert_script(
+    session: AsyncSessionDep,
+    ctx: OrgDep,
+    script_id: uuid.UUID,
+    version: Annotated[int, Form(ge=1)],
+) -> Response:
+    copy = await script_service.get(session, ctx.subject, script_id)
+    back = f"/orgs/{ctx.organization.id}/scripts/{copy.id}"
+    return await _reverted(script_service.revert, session, ctx, copy, version, back)
+
+
+@router.get("/orgs/{org_id}/scripts/{script_id}")
+async def script_page(
+    request: Request, session: AsyncSessionDep, ctx: OrgDep, script_id: uuid.UUID
+) -> Response:
+    """One script: its newest version, an edit form, what changed last, and its history."""
+    copy = await script_service.get(session, ctx.subject, script_id)
+    versions = await script_service.versions(session, copy)
+    current = versions[0]
+    diff = (
+        await script_service.diff(session, copy, versions[1].version, current.version)
+        if len(versions) > 1
+        else []
+    )
+    return render(
+        request,
+        "content/script.html",
+        {
+            "copy": copy,
+            "platform": video_platform(copy),
+            "versions": versions,
+            "current": current,
+            "seconds": seconds_of(current.fields),
+            "seconds_of": seconds_of,
+            "diff": diff,
+        },
     )
 
 

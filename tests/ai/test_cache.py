@@ -246,3 +246,97 @@ async def test_metrics_expose_the_hit_ratio_of_the_counters() -> None:
     assert await cache.get("org-gauge", "k") is not None
     assert REGISTRY.get_sample_value("flashfusion_ai_cache_hit_ratio") == hit_rate()
     assert hit_rate() > 0
+
+
+# --- many at once (batch generation) --------------------------------------------------------------
+
+
+class FakeBulkStore(FakeStore):
+    """A store that reads and writes many entries per call, counting the calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.get_calls: list[list[str]] = []
+        self.put_calls: list[list[tuple[str, str]]] = []
+
+    async def get_many(self, organization_id: str, keys: list[str]) -> dict[str, AIResponse]:
+        self.get_calls.append(list(keys))
+        return {
+            k: self.rows[(organization_id, k)][1] for k in keys if (organization_id, k) in self.rows
+        }
+
+    async def put_many(self, entries: list[tuple[str, str, str, AIResponse, int]]) -> None:
+        self.put_calls.append([(e[0], e[1]) for e in entries])
+        for organization_id, key, task, response, ttl in entries:
+            self.rows[(organization_id, key)] = (task, response, ttl)
+
+
+async def test_get_many_reads_memory_then_the_store_once_and_counts_like_get() -> None:
+    store = FakeBulkStore()
+    cache = AICache(LRUCache(clock=FakeClock()), store)
+    await cache.put("org-1", "in-memory", "listing_copy", answer("M"), 60)
+    await store.put("org-1", "stored", "listing_copy", answer("S"), 60)
+    await store.put("org-2", "elsewhere", "listing_copy", answer("E"), 60)
+    before = {
+        (layer, result): lookups(layer, result)
+        for layer in ("memory", "persistent")
+        for result in ("hit", "miss")
+    }
+
+    found = await cache.get_many("org-1", ["in-memory", "stored", "elsewhere", "stored"])
+
+    assert found == {"in-memory": (answer("M"), "memory"), "stored": (answer("S"), "persistent")}
+    assert store.get_calls == [["stored", "elsewhere"]]  # one read, for the memory misses
+    assert store.gets == []
+    delta = {key: lookups(*key) - value for key, value in before.items()}
+    assert delta == {
+        ("memory", "hit"): 1.0,
+        ("memory", "miss"): 2.0,
+        ("persistent", "hit"): 1.0,
+        ("persistent", "miss"): 1.0,
+    }
+    assert (cache.lookups, cache.hits) == (3, 2)
+    # The persistent hit is now in memory: the next read never reaches the store.
+    assert await cache.get_many("org-1", ["stored"]) == {"stored": (answer("S"), "memory")}
+    assert len(store.get_calls) == 1
+
+
+async def test_get_many_falls_back_to_one_read_per_key_on_a_plain_store() -> None:
+    store = FakeStore()
+    cache = AICache(LRUCache(clock=FakeClock()), store)
+    await store.put("org-1", "a", "listing_copy", answer("A"), 60)
+    found = await cache.get_many("org-1", ["a", "b"])
+    assert found == {"a": (answer("A"), "persistent")}
+    assert store.gets == [("org-1", "a"), ("org-1", "b")]
+    assert await AICache(LRUCache(clock=FakeClock())).get_many("org-1", ["a"]) == {}
+
+
+async def test_put_many_skips_what_put_skips_and_keeps_the_last_answer_per_key() -> None:
+    store = FakeBulkStore()
+    cache = AICache(LRUCache(ttl_seconds=120, clock=FakeClock()), store)
+    stored = await cache.put_many(
+        [
+            ("org-1", "k", "listing_copy", answer("first"), 30),
+            ("org-1", "refused", "listing_copy", answer(refused=True), 30),
+            ("org-1", "offline", "listing_copy", answer(offline=True), 30),
+            ("org-2", "k", "listing_copy", answer("other workspace"), 30),
+            ("org-1", "k", "listing_copy", answer("last"), 40),
+        ]
+    )
+    assert stored == 2
+    assert store.put_calls == [[("org-1", "k"), ("org-2", "k")]]
+    assert store.rows == {
+        ("org-1", "k"): ("listing_copy", answer("last"), 40),
+        ("org-2", "k"): ("listing_copy", answer("other workspace"), 30),
+    }
+    assert await cache.get("org-1", "k") == (answer("last"), "memory")
+    assert await cache.get("org-1", "refused") is None
+    # A plain store is written one entry at a time.
+    plain = FakeStore()
+    assert (
+        await AICache(LRUCache(clock=FakeClock()), plain).put_many(
+            [("org-1", "k", "listing_copy", answer(), 30)]
+        )
+        == 1
+    )
+    assert plain.rows == {("org-1", "k"): ("listing_copy", answer(), 30)}

@@ -920,3 +920,101 @@ async def test_an_expired_cache_entry_is_not_used(
 
     assert again.cache_hit is False
     assert twins.requests("openai") == 2
+
+
+async def test_many_requests_are_looked_up_in_one_read_per_workspace(
+    session: AsyncSession, tenant: Tenant, other_tenant: Tenant, twins: Twins
+) -> None:
+    """`lookup_many` (batch generation) finds what `lookup` finds: the database layer after a
+    restart, a key asked for twice answered twice with copies of its own, and nothing of another
+    workspace's answers."""
+    await use_twins(session, tenant.organization, twins, ["openai", "offline"])
+    await use_twins(session, other_tenant.organization, twins, ["offline"])
+    first = await write_listing(session, tenant)
+    ai.lru.clear()
+    request, template = writer.request_for(listing_brief(), platform_rules.get_rules(Platform.etsy))
+    other_request, _ = writer.request_for(
+        listing_brief("Tea first"), platform_rules.get_rules(Platform.etsy)
+    )
+
+    async def prepared_for(workspace: Tenant, the_request: AIRequest) -> Any:
+        resolved = await ai.resolve(session, workspace.organization.id, TaskType.listing_copy)
+        return ai.prepared(
+            resolved,
+            organization_id=workspace.organization.id,
+            user_id=workspace.owner.id,
+            request=the_request,
+            output=ListingDraft,
+            prompt=template,
+            product_id=None,
+            listing_copy_id=None,
+            use_cache=True,
+        )
+
+    same, twice, unknown = [
+        await prepared_for(tenant, r) for r in (request, request, other_request)
+    ]
+    elsewhere = await prepared_for(other_tenant, request)
+
+    await ai.lookup_many(session, [same, twice, unknown, elsewhere])
+
+    assert same.cached is not None
+    assert twice.cached is not None
+    assert (same.cached[1], twice.cached[1]) == ("persistent", "persistent")
+    assert same.cached[0] == twice.cached[0]
+    assert same.cached[0] is not twice.cached[0]
+    parsed = same.cached[2]
+    assert isinstance(parsed, ListingDraft)
+    assert first.version.fields == writer_fields(parsed, listing_brief())
+    assert (unknown.cached, elsewhere.cached) == (None, None)
+    # Now in memory: without a session, the memory layer alone answers.
+    again = await prepared_for(tenant, request)
+    await ai.lookup_many(None, [again])
+    assert again.cached is not None
+    assert again.cached[1] == "memory"
+    assert twins.requests("openai") == 1
+
+
+def writer_fields(draft: ListingDraft, brief: ListingBrief) -> dict[str, Any]:
+    from flashfusion.content.writer import check
+
+    return check(draft, brief, platform_rules.get_rules(brief.platform)).draft.model_dump()
+
+
+async def test_settle_then_record_many_writes_the_row_finish_writes(
+    session: AsyncSession, tenant: Tenant, twins: Twins
+) -> None:
+    await use_twins(session, tenant.organization, twins, ["openai"])
+    request, template = writer.request_for(listing_brief(), platform_rules.get_rules(Platform.etsy))
+    rows = []
+    for bulk in (False, True):
+        ai.lru.clear()
+        prepared = await ai.prepare(
+            session,
+            organization_id=tenant.organization.id,
+            user_id=tenant.owner.id,
+            request=request,
+            output=ListingDraft,
+            prompt=template,
+            use_cache=False,
+        )
+        result, failure = await ai.call(prepared)
+        if bulk:
+            settled = ai.settle(prepared, result, failure)
+            await ai.record_many(session, [(prepared, settled)])
+            record_id = settled.record.id
+        else:
+            record_id = (await ai.finish(session, prepared, result, failure)).record.id
+        row = await session.get(AIGeneration, record_id, populate_existing=True)
+        assert row is not None
+        rows.append(
+            {
+                c.key: getattr(row, c.key)
+                for c in AIGeneration.__table__.columns
+                # The call's own wall time (the router's clock is the test's, this one is not).
+                if c.key not in ("id", "created_at", "latency_ms")
+            }
+        )
+    assert rows[0] == rows[1]
+    assert rows[0]["status"] == "succeeded"
+    assert rows[0]["cost_microusd"] > 0

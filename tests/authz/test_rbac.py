@@ -40,6 +40,7 @@ DOCUMENTED_TABLE: dict[Role, set[str]] = {
         "designs:read",
         "products:read",
         "content:read",
+        "safeguards:read",
     },
     Role.editor: {
         "organization:read",
@@ -54,6 +55,8 @@ DOCUMENTED_TABLE: dict[Role, set[str]] = {
         "content:read",
         "content:manage",
         "ai_usage:read",
+        "safeguards:read",
+        "safeguards:manage",
     },
     Role.admin: {
         "organization:read",
@@ -75,6 +78,10 @@ DOCUMENTED_TABLE: dict[Role, set[str]] = {
         "content:manage",
         "ai_usage:read",
         "ai:manage",
+        "safeguards:read",
+        "safeguards:manage",
+        "safeguards:override",
+        "safeguards:configure",
     },
     Role.owner: {
         "organization:read",
@@ -97,6 +104,10 @@ DOCUMENTED_TABLE: dict[Role, set[str]] = {
         "content:manage",
         "ai_usage:read",
         "ai:manage",
+        "safeguards:read",
+        "safeguards:manage",
+        "safeguards:override",
+        "safeguards:configure",
     },
 }
 
@@ -122,6 +133,10 @@ DOCUMENTED_SCOPES: dict[str, str | None] = {
     "content:manage": "content:write",
     "ai_usage:read": "ai:read",
     "ai:manage": "ai:write",
+    "safeguards:read": "safeguards:read",
+    "safeguards:manage": "safeguards:write",
+    "safeguards:override": None,  # a human decision with a reason: never through an API key
+    "safeguards:configure": "safeguards:write",
 }
 
 # Roles an actor may hand out, and roles of members it may change or remove.

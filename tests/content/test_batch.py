@@ -599,3 +599,287 @@ def test_parse_csv_errors_name_the_row(text: str, message: str) -> None:
     with pytest.raises(InvalidContentRequest) as refused:
         parse_csv(text)
     assert refused.value.detail == message
+
+
+# --- how a group is saved -------------------------------------------------------------------------
+
+
+async def versions_of(session: AsyncSession, organization: Organization) -> list[dict[str, Any]]:
+    """Every version of the workspace, as the columns a save decides (not ids or times)."""
+    rows = (
+        await session.execute(
+            select(ListingCopyVersion, ListingCopy.idea, ListingCopy.language)
+            .join(ListingCopy, ListingCopy.id == ListingCopyVersion.listing_copy_id)
+            .where(ListingCopyVersion.organization_id == organization.id)
+            .order_by(ListingCopy.idea, ListingCopy.language, ListingCopyVersion.version)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    return [
+        {
+            "idea": idea,
+            "language": language,
+            "version": v.version,
+            "fields": v.fields,
+            "source": v.source,
+            "violations": v.violations,
+            "fixes": v.fixes,
+            "seo_score": v.seo_score,
+            "voice_score": v.voice_score,
+            "provider": v.provider,
+            "note": v.note,
+            "created_by_user_id": v.created_by_user_id,
+        }
+        for v, idea, language in rows
+    ]
+
+
+async def ledger_of(session: AsyncSession, organization: Organization) -> list[dict[str, Any]]:
+    rows = (
+        await session.execute(
+            select(AIGeneration, ListingCopy.idea, ListingCopy.language)
+            .join(ListingCopy, ListingCopy.id == AIGeneration.listing_copy_id)
+            .where(AIGeneration.organization_id == organization.id)
+            .order_by(ListingCopy.idea, ListingCopy.language, AIGeneration.cache_hit)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    return [
+        {
+            "idea": idea,
+            "language": language,
+            **{
+                column: getattr(g, column)
+                for column in (
+                    "user_id",
+                    "task",
+                    "provider",
+                    "model",
+                    "status",
+                    "input_tokens",
+                    "output_tokens",
+                    "images",
+                    "cost_microusd",
+                    "price_version",
+                    "cache_hit",
+                    "repaired",
+                    "prompt_name",
+                    "prompt_version",
+                    "prompt_sha256",
+                    "product_id",
+                    "error",
+                )
+            },
+            # The timings are the run's own; everything else about each attempt is decided.
+            "fallback_path": [
+                {k: v for k, v in a.items() if k != "latency_ms"} for a in g.fallback_path
+            ],
+        }
+        for g, idea, language in rows
+    ]
+
+
+async def items_summary(session: AsyncSession, batch_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    return [
+        (i.position, i.status, i.error, i.attempts, i.cost_microusd, len(i.listing_copy_ids))
+        for i in await items_of(session, batch_id)
+    ]
+
+
+async def test_a_group_saved_in_bulk_writes_the_rows_of_the_item_by_item_save(
+    session: AsyncSession,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    twins: Twins,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same two batches (the second a cached repeat) in two workspaces: one saved by the
+    bulk path, one with the bulk path refused so that every item is saved on its own."""
+    outcomes: dict[str, Any] = {}
+    for label, workspace, bulk in (("bulk", tenant, True), ("single", other_tenant, False)):
+        if not bulk:
+
+            async def refuse(*args: Any) -> int:
+                raise RuntimeError("bulk save disabled for this test")
+
+            monkeypatch.setattr(tasks, "_save_group", refuse)
+        await use_twins(session, workspace.organization, twins, ["openai"])
+        first = await create_batch(session, workspace, languages=["en", "de"])
+        assert await run_job(first.id) == 3
+        again = await create_batch(session, workspace, languages=["en", "de"])
+        assert await run_job(again.id) == 3
+        outcomes[label] = {
+            "versions": await versions_of(session, workspace.organization),
+            "ledger": await ledger_of(session, workspace.organization),
+            "items": [
+                await items_summary(session, first.id),
+                await items_summary(session, again.id),
+            ],
+            "batches": [
+                (b.status, b.done, b.failed)
+                for b in [
+                    await reload(session, ContentBatch, first.id),
+                    await reload(session, ContentBatch, again.id),
+                ]
+            ],
+            "cache": await count_cache(session, workspace.organization),
+        }
+    bulk, single = outcomes["bulk"], outcomes["single"]
+    # The owners differ (each batch's creator); everything else is the same.
+    for outcome, workspace in ((bulk, tenant), (single, other_tenant)):
+        assert {v.pop("created_by_user_id") for v in outcome["versions"]} == {workspace.owner.id}
+        assert {g.pop("user_id") for g in outcome["ledger"]} == {workspace.owner.id}
+    assert bulk == single
+    assert [(v["idea"], v["language"], v["version"]) for v in bulk["versions"]] == [
+        (idea, language, number)
+        for idea in ("Coffee first", "Dog dad", "Plant mom")
+        for language in ("de", "en")
+        for number in (1, 2)
+    ]
+    # The repeat came from the cache: the same copy, checked the same, at no cost.
+    assert [g["cache_hit"] for g in bulk["ledger"]] == [False, True] * 6
+    assert [g["cost_microusd"] == 0 for g in bulk["ledger"]] == [False, True] * 6
+    for first_version, repeat in zip(bulk["versions"][::2], bulk["versions"][1::2], strict=True):
+        assert {k: v for k, v in repeat.items() if k != "version"} == {
+            k: v for k, v in first_version.items() if k != "version"
+        }
+    assert bulk["batches"] == [(BatchStatus.succeeded, 3, 0)] * 2
+    assert bulk["cache"] == 6
+
+
+async def count_cache(session: AsyncSession, organization: Organization) -> int:
+    from flashfusion.models import AICacheEntry
+
+    result = await session.execute(
+        select(func.count()).where(AICacheEntry.organization_id == organization.id)
+    )
+    return int(result.scalar_one())
+
+
+async def test_a_cached_repeat_is_not_checked_again(
+    session: AsyncSession, tenant: Tenant, twins: Twins, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await use_twins(session, tenant.organization, twins, ["openai"])
+    checks: list[str] = []
+    real_check = tasks.check
+
+    def counted(draft: Any, brief: Any, rules: Any) -> Any:
+        checks.append(brief.idea)
+        return real_check(draft, brief, rules)
+
+    monkeypatch.setattr(tasks, "check", counted)
+    monkeypatch.setattr(tasks, "check_memo", tasks.CheckMemo())
+    assert await run_job((await create_batch(session, tenant)).id) == 3
+    assert sorted(checks) == ["Coffee first", "Dog dad", "Plant mom"]
+    requests = twins.requests("openai")
+    assert await run_job((await create_batch(session, tenant)).id) == 3
+    assert (twins.requests("openai"), len(checks)) == (requests, 3)
+    assert [v["version"] for v in await versions_of(session, tenant.organization)] == [1, 2] * 3
+
+
+def test_the_check_memo_gives_what_check_gives_in_copies_of_its_own() -> None:
+    from flashfusion.content import rules as platform_rules
+    from flashfusion.content.draft import ListingDraft
+    from flashfusion.content.writer import check
+
+    catalog = get_catalog()
+    brief = brief_for(
+        catalog,
+        idea="Coffee first",
+        product_type_key="mug-11oz",
+        platform=Platform.etsy,
+        language="en",
+        brand_voice=BrandVoiceProfile(tone=["warm"], banned_words=["cheap"]),
+        keywords=["coffee mug"],
+        audience=None,
+        occasion=None,
+    )
+    # Too many tags and a banned word: the check fixes and reports something.
+    draft = ListingDraft(
+        title="Cheap coffee first mug",
+        description="A mug for coffee.",
+        tags=[f"tag {n}" for n in range(20)],
+    )
+    expected = check(draft, brief, platform_rules.get_rules(Platform.etsy))
+    memo = tasks.CheckMemo(max_entries=1)
+    first = memo.checked(brief, draft)
+    assert first == {
+        "fields": expected.draft.model_dump(),
+        "fixes": expected.fixes,
+        "violations": expected.violations,
+        "seo_score": expected.seo_score,
+        "voice_score": expected.voice_score,
+    }
+    assert expected.fixes  # the example does exercise the fixer
+    first["fields"]["tags"].clear()
+    assert memo.checked(brief, draft) == {**first, "fields": expected.draft.model_dump()}
+    # Another brief is another entry, and the memo keeps one: the first is checked anew.
+    other = brief.model_copy(update={"language": "de"})
+    memo.checked(other, draft)
+    assert len(memo._entries) == 1
+
+
+async def test_the_same_idea_twice_in_a_batch_gives_one_copy_two_versions(
+    session: AsyncSession, tenant: Tenant
+) -> None:
+    batch = await create_batch(session, tenant, [IDEAS[1], IDEAS[1]])
+    assert await run_job(batch.id) == 2
+    first, second = await items_of(session, batch.id)
+    assert first.listing_copy_ids == second.listing_copy_ids
+    copy = await reload(session, ListingCopy, uuid.UUID(first.listing_copy_ids[0]))
+    assert (copy.latest_version, copy.status) == (2, ListingCopyStatus.ready)
+    numbers = (
+        await session.execute(
+            select(ListingCopyVersion.version).where(ListingCopyVersion.listing_copy_id == copy.id)
+        )
+    ).scalars()
+    assert sorted(numbers) == [1, 2]
+
+
+async def test_a_group_the_database_refuses_is_saved_item_by_item(
+    session: AsyncSession, tenant: Tenant, twins: Twins
+) -> None:
+    """A copy deleted while its provider thinks: the bulk insert breaks its foreign key, so the
+    group is saved one item at a time; that item fails (and is retryable), the others stand."""
+    import asyncio
+
+    from sqlalchemy import delete
+
+    from flashfusion.db import unit_of_work
+
+    await use_twins(session, tenant.organization, twins, ["openai"])
+    batch = await create_batch(session, tenant)
+    [chunk] = await tasks.start(str(batch.id))
+    works = await tasks._prepare(batch.id, [uuid.UUID(i) for i in chunk])
+    gone = works[1].targets[0][0]
+    gate = asyncio.Semaphore(tasks.CONCURRENCY)
+    group = [(work, await tasks._call_item(work, gate)) for work in works]
+    await session.execute(delete(ListingCopy).where(ListingCopy.id == gone))
+
+    async with unit_of_work() as saving:
+        assert await tasks._save(saving, batch.id, group) == 2
+
+    summary = await items_summary(session, batch.id)
+    assert [s[:4] for s in summary] == [
+        (0, BatchItemStatus.succeeded, None, 1),
+        (1, BatchItemStatus.failed, "Saving failed (IntegrityError); retry the failed items.", 1),
+        (2, BatchItemStatus.succeeded, None, 1),
+    ]
+    assert [s[5] for s in summary] == [1, 0, 1]
+    assert summary[1][4] is None
+    await tasks.finish(str(batch.id), None)
+    batch = await reload(session, ContentBatch, batch.id)
+    assert (batch.status, batch.done, batch.failed) == (BatchStatus.partial, 2, 1)
+    # Nothing of the failed item was written: no ledger row, no version.
+    assert await count(session, AIGeneration, tenant.organization) == 2
+    assert await count(session, ListingCopyVersion, tenant.organization) == 2
+
+    await content_batch.retry_failed(session, AuthSubject(tenant.owner), batch)
+    assert await run_job(batch.id) == 1
+    summary = await items_summary(session, batch.id)
+    assert [s[1:4] for s in summary] == [
+        (BatchItemStatus.succeeded, None, 1),
+        (BatchItemStatus.succeeded, None, 2),
+        (BatchItemStatus.succeeded, None, 1),
+    ]
+    assert await count(session, ListingCopyVersion, tenant.organization) == 3

@@ -973,8 +973,17 @@ async def test_video_scripts(
             select(AIGeneration).where(AIGeneration.organization_id == tenant.organization.id)
         )
     ).scalars()
+    [saved] = (
+        await session.execute(
+            select(ListingCopy).where(ListingCopy.organization_id == tenant.organization.id)
+        )
+    ).scalars()
     assert response.json() == {
         **script.model_dump(),
+        "script_id": str(saved.id),
+        "version": 1,
+        "status": "ready",
+        "violations": [],
         "organization_id": str(tenant.organization.id),
         "product_id": None,
         "platform": "tiktok",

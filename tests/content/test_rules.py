@@ -39,6 +39,7 @@ LIMITS = [
     ("amazon", "title_max", 200),
     ("amazon", "bullets_max", 5),
     ("shopify", "title_max", 255),
+    ("shopify", "tags_max", 250),
     ("shopify", "seo_title_max", 70),
     ("shopify", "meta_description_max", 320),
     ("shopify", "alt_text_max", 512),
@@ -113,7 +114,6 @@ def test_unverified_limits_are_left_empty() -> None:
     assert RULES[Platform.etsy].description_max is None
     assert RULES[Platform.amazon].bullet_max_length is None
     assert RULES[Platform.amazon].description_max is None
-    assert RULES[Platform.shopify].tags_max is None
     assert RULES[Platform.instagram].alt_text_max is None
     assert any("unverified" in n for n in RULES[Platform.etsy].notes)
     assert any("unverified" in n for n in RULES[Platform.amazon].notes)

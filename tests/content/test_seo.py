@@ -209,13 +209,15 @@ def test_checks_that_do_not_apply_weigh_nothing() -> None:
     ]
 
 
-def test_shopify_has_no_tag_count_so_slots_do_not_apply() -> None:
+def test_shopify_tag_ceiling_is_not_slots_to_fill() -> None:
     listing = ListingDraft(title="Cat Mom Mug", description=GOOD_DESCRIPTION, tags=["cat mom"])
     check = report_checks(analyse(listing, keywords=["cat mom"], rules=RULES[Platform.shopify]))[
         "tag_slots_used"
     ]
     assert check.weight == 0
-    assert check.detail == "not applicable: Shopify publishes no tag count limit"
+    assert check.detail == (
+        "not applicable: Shopify allows up to 250 tags: a ceiling, not slots to fill"
+    )
 
 
 def test_instagram_uses_the_first_caption_line_as_headline() -> None:

@@ -431,6 +431,7 @@ async def test_viewer_has_no_audit_link_and_gets_403(
         "/products",
         "/pricing",
         "/content/batches",
+        "/safeguards",
         "/members",
         "/settings",
     ]
@@ -468,6 +469,7 @@ async def test_owner_nav_has_every_section(
         "/products",
         "/pricing",
         "/content/batches",
+        "/safeguards",
         "/ai",
         "/members",
         "/api-keys",

@@ -13,6 +13,11 @@ RULES = PlatformRules(
         "longer than 255 characters.'); https://lettercounter.org/blog/shopify-product-"
         "description-length ('Product titles are capped at 255 characters')",
     ),
+    tags_max=Limit(
+        250,
+        "https://shopify.dev/changelog/product-tags-now-have-a-limit-of-250-per-product ('Products "
+        "can no longer have more than 250 tags'; 2019-03-04, plans up to Advanced Shopify)",
+    ),
     # ProductCreateInput.tags: "A comma-separated list of searchable keywords", so a comma would
     # split one tag into two.
     tag_forbidden_pattern="[,]",
@@ -36,7 +41,6 @@ RULES = PlatformRules(
     fields=frozenset({"title", "description", "tags", "seo_title", "meta_description", "alt_text"}),
     notes=(
         "description: no hard limit found — unverified",
-        "tags: product tag count and length limits not in the schema (the 250 × 255 limit there "
-        "is for customer tags) — unverified",
+        "tags: the length of one product tag is not in the schema or the changelog — unverified",
     ),
 )

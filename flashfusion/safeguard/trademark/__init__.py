@@ -1,0 +1,1 @@
+"""Trademark screening: the marks database, its importers and the matcher."""
