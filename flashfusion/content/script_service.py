@@ -41,7 +41,6 @@ from flashfusion.content.writer import (
     subject_of,
     writer,
 )
-from flashfusion.exceptions import ResourceNotFound
 from flashfusion.kit.pagination import PaginationParams
 from flashfusion.models import (
     ListingCopy,
@@ -301,22 +300,16 @@ class ScriptService:
         language: str | None,
         pagination: PaginationParams,
     ) -> tuple[builtins.list[ListingCopy], int]:
-        readable = await authz.get_readable_org_ids(
+        return await content_service.list(
             session,
             auth_subject,
-            Permission.content_read,
             organization_id=organization_id,
-            action="content.script_list",
-        )
-        repository = ListingCopyRepository.from_session(session)
-        statement = repository.search_statement(
-            readable,
             product_id=product_id,
-            platform=SCRIPT_PREFIX + check_video_platform(platform) if platform else None,
-            language=check_language(language, field="language") if language else None,
-            scripts=True,
+            platform=platform,
+            language=language,
+            pagination=pagination,
+            kind=SCRIPT,
         )
-        return await repository.paginate(statement, pagination)
 
     async def get(
         self,
@@ -325,22 +318,11 @@ class ScriptService:
         id: uuid.UUID,
         *,
         permission: Permission = Permission.content_read,
-        action: str = "content.script_read",
+        action: str | None = None,
     ) -> ListingCopy:
-        ids = await authz.get_accessible_org_ids(session, auth_subject)
-        copy = await ListingCopyRepository.from_session(session).get_for_organizations(id, ids)
-        if copy is None or copy.latest_version == 0 or not is_script(copy):
-            raise ResourceNotFound("Script")
-        await authz.require(
-            session,
-            auth_subject,
-            copy.organization_id,
-            permission,
-            action=action,
-            target_type="listing_copy",
-            target_id=copy.id,
+        return await content_service.get(
+            session, auth_subject, id, permission=permission, action=action, kind=SCRIPT
         )
-        return copy
 
     async def versions(
         self, session: AsyncSession, copy: ListingCopy
@@ -403,8 +385,10 @@ SCRIPT = CopyKind(
     dump=lambda script: script.model_dump(mode="json"),
     diff_fields=SCRIPT_FIELDS,
     lines=_scene_lines,
+    platform_filter=lambda platform: SCRIPT_PREFIX + check_video_platform(platform),
     empty_edit="body: change at least one of " + ", ".join(SCRIPT_FIELDS) + ".",
     revert_redumps=True,
+    scripts=True,
 )
 
 script = ScriptService()

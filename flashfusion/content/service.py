@@ -182,20 +182,23 @@ class ContentService:
         platform: str | None,
         language: str | None,
         pagination: PaginationParams,
+        kind: "CopyKind | None" = None,
     ) -> tuple[builtins.list[ListingCopy], int]:
+        kind = kind or LISTING
         readable = await authz.get_readable_org_ids(
             session,
             auth_subject,
             Permission.content_read,
             organization_id=organization_id,
-            action="content.list",
+            action=kind.action + "list",
         )
         repository = ListingCopyRepository.from_session(session)
         statement = repository.search_statement(
             readable,
             product_id=product_id,
-            platform=check_platform(platform, field="platform").value if platform else None,
+            platform=kind.platform_filter(platform) if platform else None,
             language=check_language(language, field="language") if language else None,
+            scripts=kind.scripts,
         )
         return await repository.paginate(statement, pagination)
 
@@ -206,19 +209,25 @@ class ContentService:
         id: uuid.UUID,
         *,
         permission: Permission = Permission.content_read,
-        action: str = "content.read",
+        action: str | None = None,
+        kind: "CopyKind | None" = None,
     ) -> ListingCopy:
+        kind = kind or LISTING
         ids = await authz.get_accessible_org_ids(session, auth_subject)
         copy = await ListingCopyRepository.from_session(session).get_for_organizations(id, ids)
-        # A script is not listing copy: its own endpoints read it (script_service).
-        if copy is None or copy.latest_version == 0 or copy.platform.startswith(SCRIPT_PREFIX):
-            raise ResourceNotFound("Listing copy")
+        # Scripts and listing copy share a table; each kind's endpoints read only their own.
+        if (
+            copy is None
+            or copy.latest_version == 0
+            or copy.platform.startswith(SCRIPT_PREFIX) != kind.scripts
+        ):
+            raise ResourceNotFound(kind.label)
         await authz.require(
             session,
             auth_subject,
             copy.organization_id,
             permission,
-            action=action,
+            action=action or kind.action + "read",
             target_type="listing_copy",
             target_id=copy.id,
         )
@@ -465,8 +474,11 @@ class CopyKind:
     dump: Callable[[Any], dict[str, Any]]
     diff_fields: Sequence[str]
     lines: Callable[[Any], builtins.list[str]]
+    # The stored platform for a platform filter of the library, validated ("etsy" -> "etsy").
+    platform_filter: Callable[[str], str]
     empty_edit: str | None = None  # the error for an edit that changes nothing (None: allowed)
     revert_redumps: bool = False  # save the parsed old version (True) or its stored fields
+    scripts: bool = False  # rows whose platform starts with SCRIPT_PREFIX (else all others)
 
 
 async def _check_listing(
@@ -484,6 +496,7 @@ LISTING = CopyKind(
     dump=lambda draft: draft.model_dump(),
     diff_fields=DIFF_FIELDS,
     lines=_lines,
+    platform_filter=lambda platform: check_platform(platform, field="platform").value,
 )
 
 content = ContentService()
