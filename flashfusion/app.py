@@ -27,10 +27,12 @@ from flashfusion.api import router as api_router
 from flashfusion.config import Settings, get_settings
 from flashfusion.db import dispose_engines, unit_of_work
 from flashfusion.exceptions import AppError
+from flashfusion.external_event.endpoints import router as webhook_router
 from flashfusion.jobs import engine as job_engine
 from flashfusion.jobs import janitor
 from flashfusion.kit.routing import operation_id
 from flashfusion.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from flashfusion.sandbox import runtime as sandbox_runtime
 from flashfusion.web import router as web_router
 from flashfusion.web.errors import LoginRequired, is_web_request, render_web_error
 from flashfusion.web.security import CSRFError, flash
@@ -136,6 +138,9 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             await asyncio.to_thread(job_engine.launch, settings)
             background = asyncio.create_task(janitor.run_forever("serve"))
         app.state.jobs_running = run_executor
+        # Sandbox-mode connections use twins inside this process; their webhooks come back to
+        # this app the same way, with no network in between.
+        sandbox_runtime.set_webhook_target(app)
         # Routes, schemas, mappers and modules live as long as the process: freezing them keeps
         # them out of every full garbage collection, which otherwise scans them all and stalls
         # the loop for tens of milliseconds (docs/benchmarks.md).
@@ -166,8 +171,14 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
     install_exception_handlers(app)
 
     app.include_router(api_router)
+    # Inbound platform webhooks: signed, not session-authenticated, so outside the web router
+    # (which checks CSRF) and outside /api/v1.
+    app.include_router(webhook_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Sandbox mode: the in-process Etsy twin's OAuth consent page, which the browser must reach
+    # (the twin's API itself is reached in-process, not through this mount).
+    app.mount("/sandbox/etsy", sandbox_runtime.lazy_app("etsy"), name="sandbox-etsy")
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from flashfusion import __version__
+from flashfusion import __version__, demo
 from flashfusion.config import ConfigurationError, get_settings
+from flashfusion.connector.cli import secrets_app
 from flashfusion.content.cli import generate
 from flashfusion.safeguard.cli import screen
 from flashfusion.safeguard.trademark.cli import trademarks_app
@@ -35,8 +36,10 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(studio_app, name="studio")
 app.add_typer(trademarks_app, name="trademarks")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(secrets_app, name="secrets")
 app.command("generate")(generate)
 app.command("screen")(screen)
+app.command("demo")(demo.demo)
 
 console = Console()
 err = Console(stderr=True)

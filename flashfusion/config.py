@@ -146,6 +146,30 @@ class Settings(BaseSettings):
         default="", description="Empty: https://tsdrapi.uspto.gov/ts/cd (the twin in sandbox)."
     )
 
+    # Commerce platforms (connector/). A connection is either to the real platform (the default
+    # base URLs below, empty here) or to its sandbox twin (`sandbox=True` on the connection,
+    # served in-process; or a `flashfusion sandbox serve` URL set here).
+    PRINTIFY_BASE_URL: str = Field(default="", description="Empty: https://api.printify.com")
+    PRINTFUL_BASE_URL: str = Field(default="", description="Empty: https://api.printful.com")
+    ETSY_BASE_URL: str = Field(default="", description="Empty: https://openapi.etsy.com")
+    # Etsy app credentials (Developer Portal): x-api-key is "keystring:shared_secret".
+    ETSY_KEYSTRING: str = ""
+    ETSY_SHARED_SECRET: SecretStr | None = None
+    ETSY_OAUTH_URL: str = Field(default="", description="Empty: https://www.etsy.com/oauth/connect")
+    ETSY_TOKEN_URL: str = Field(
+        default="", description="Empty: https://api.etsy.com/v3/public/oauth/token"
+    )
+    # Etsy signs webhooks with one signing secret per app, shown in its webhook portal.
+    ETSY_WEBHOOK_SECRET: SecretStr | None = None
+    # Sandbox-mode connections only: every platform quota window is divided by this factor, in
+    # the twins and in FlashFusion's own limiter alike (benchmarks run 30-minute windows in 30 s).
+    SANDBOX_TIME_SCALE: float = Field(default=1.0, gt=0, le=3600)
+    # Encryption of stored secrets: the key-encryption key comes from ENCRYPTION_KEY when set,
+    # else from SECRET_KEY. PREVIOUS_ENCRYPTION_KEYS (comma-separated) still decrypt, so
+    # `flashfusion secrets rotate` can re-wrap every value under the current key.
+    ENCRYPTION_KEY: SecretStr | None = None
+    PREVIOUS_ENCRYPTION_KEYS: SecretStr | None = None
+
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool | None = None
 

@@ -224,7 +224,8 @@ def test_create_api_key_rejects_an_unknown_scope(shared: Deployment) -> None:
         "organizations:write, members:read, members:write, api_keys:read, api_keys:write, "
         "audit:read, jobs:read, jobs:write, designs:read, designs:write, products:read, "
         "products:write, content:read, content:write, ai:read, ai:write, safeguards:read, "
-        "safeguards:write"
+        "safeguards:write, connections:read, connections:write, publishing:read, "
+        "publishing:write, orders:read"
     )
 
 

@@ -29,8 +29,11 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flashfusion.auth.models import AuthSubject
 from flashfusion.auth.scope import ALL_SCOPES
+from flashfusion.connector.service import connection as connection_service
 from flashfusion.models import Role
+from flashfusion.sandbox import runtime as sandbox_runtime
 from tests.fixtures.objects import Tenant, create_api_key, create_tenant
 from tests.fixtures.studio import png_bytes
 from tests.test_tenant_isolation import Kind, create_object
@@ -94,6 +97,16 @@ ID_KINDS: dict[str, list[tuple[Kind, str | None]]] = {
     "/api/v1/products/{id}/safeguard-reports/latest": [("screened_product", None)],
     "/api/v1/safeguard-reports/{id}": [("safeguard_report", None)],
     "/api/v1/organizations/{id}/safeguard-settings": [("organization", None)],
+    "/api/v1/connections/{id}": [("connection", None)],
+    "/api/v1/connections/{id}/health": [("connection", None)],
+    "/api/v1/connections/{id}/reconnect": [("connection", None)],
+    "/api/v1/connections/{id}/link": [("connection", None)],
+    "/api/v1/connections/{id}/settings": [("etsy_connection", None)],
+    "/api/v1/publishing/listings/{id}": [("channel_listing", "published")],
+    "/api/v1/publishing/listings/{id}/retry": [("channel_listing", "failed")],
+    "/api/v1/publishing/listings/{id}/update": [("channel_listing", "published")],
+    "/api/v1/publishing/listings/{id}/unpublish": [("channel_listing", "published")],
+    "/api/v1/orders/{id}": [("order", None)],
 }
 # Path parameters besides `{id}` that the seeded requests need to reach a real object.
 PATH_PARAMS: dict[str, dict[str, str]] = {
@@ -145,6 +158,8 @@ SEEDED_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "orders": 0,
     },
     ("PATCH", "/api/v1/organizations/{id}/safeguard-settings"): {"block_on_warn": True},
+    ("PUT", "/api/v1/connections/{id}/link"): {"linked_connection_id": None},
+    ("PATCH", "/api/v1/connections/{id}/settings"): {"listing_defaults": {"who_made": "i_did"}},
 }
 # Bodies of operations that name their workspace in the body: sent once per tenant.
 SEEDED_WORKSPACE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -162,7 +177,24 @@ SEEDED_WORKSPACE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/api/v1/brand-voices"): {"name": "Seeded voice", "tone": ["warm"]},
     ("POST", "/api/v1/safeguards/screen"): {"text": "Stay Wild", "product_type": "tshirt"},
+    # Sandbox twins (in-process): no platform account needed.
+    ("POST", "/api/v1/connections"): {"platform": "printful", "sandbox": True},
+    ("POST", "/api/v1/connections/oauth/start"): {"platform": "etsy", "sandbox": True},
 }
+# Operations whose body names several objects of the workspace: body field -> the kind it names
+# (a one-element list for `..._ids`).
+SEEDED_REFERENCES: dict[tuple[str, str], dict[str, Kind]] = {
+    ("POST", "/api/v1/publishing/publish"): {
+        "product_ids": "publishable_product",
+        "connection_ids": "connection",
+    },
+    ("POST", "/api/v1/publishing/estimate"): {
+        "product_ids": "publishable_product",
+        "connection_ids": "connection",
+    },
+    ("POST", "/api/v1/orders/sync"): {"connection_id": "connection"},
+}
+OAUTH_CALLBACK = ("GET", "/api/v1/connections/oauth/callback")
 # Seeded first: generated requests may have set a budget of 0 without the offline fallback,
 # which would refuse every seeded generation after them.
 SEEDED_FIRST = {("PATCH", "/api/v1/ai/settings")}
@@ -256,6 +288,19 @@ async def seeded_cases(schema: Any, session: AsyncSession, a: Tenant, b: Tenant)
                         media_type="application/json",
                     )
                 )
+            references = SEEDED_REFERENCES.get((operation.method.upper(), operation.path))
+            if references is not None:
+                body: dict[str, Any] = {}
+                for name, kind in references.items():
+                    ref = str(
+                        await create_object(
+                            session, tenant.organization, tenant, kind, None, "seed"
+                        )
+                    )
+                    body[name] = [ref] if name.endswith("_ids") else ref
+                cases.append(operation.Case(body=body, media_type="application/json"))
+            if (operation.method.upper(), operation.path) == OAUTH_CALLBACK and tenant is a:
+                cases.append(operation.Case(query=await oauth_redirect(session, a)))
             if (
                 operation.path == "/api/v1/content/experiments"
                 and operation.method.upper() == "POST"
@@ -298,6 +343,27 @@ async def seeded_cases(schema: Any, session: AsyncSession, a: Tenant, b: Tenant)
             else METHOD_ORDER.get(c.method.upper(), 9)
         ),
     )
+
+
+async def oauth_redirect(session: AsyncSession, tenant: Tenant) -> dict[str, str]:
+    """The query of the platform's redirect after the creator allowed a sandbox Etsy
+    connection of `tenant`: the flow is started through the service, and the consent given on
+    the in-process twin's page (mounted on the app at /sandbox/etsy)."""
+    url = httpx.URL(
+        await connection_service.start_oauth(
+            session,
+            AuthSubject(tenant.owner),
+            organization_id=tenant.organization.id,
+            platform="etsy",
+            sandbox=True,
+        )
+    )
+    assert url.path == "/sandbox/etsy/oauth/connect", url
+    transport = httpx.ASGITransport(app=sandbox_runtime.app_for("etsy"))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as twin:
+        consent = await twin.get("/oauth/connect", params={**dict(url.params), "auto_approve": "1"})
+    assert consent.status_code == 302, consent.text
+    return dict(httpx.URL(consent.headers["location"]).params)
 
 
 async def test_api_conforms_to_its_schema(

@@ -26,7 +26,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from PIL import Image
-from sqlalchemy import Uuid, bindparam, text
+from sqlalchemy import Uuid, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flashfusion.ai.service import credential_aad
@@ -36,6 +36,8 @@ from flashfusion.auth.models import AuthSubject
 from flashfusion.auth.scope import ALL_SCOPES, Scope
 from flashfusion.authz.permission import PERMISSION_SCOPE, ROLE_PERMISSIONS, Permission
 from flashfusion.catalog.registry import get_catalog
+from flashfusion.connector import token as token_health
+from flashfusion.connector.service import connection as connection_service
 from flashfusion.content.repository import SCRIPT_PREFIX
 from flashfusion.jobs.enqueue import enqueue
 from flashfusion.jobs.repository import JobRepository
@@ -46,13 +48,23 @@ from flashfusion.models import (
     AIGeneration,
     AuditExport,
     BrandVoice,
+    ChannelListing,
+    ConnectionStatus,
     ContentExperiment,
     ExportStatus,
+    IntentAction,
+    IntentState,
     Invitation,
     ListingCopy,
     ListingCopyStatus,
     ListingCopyVersion,
+    ListingState,
+    Order,
+    OrderLineItem,
+    OrderStatus,
     Organization,
+    PlatformConnection,
+    PublishIntent,
     Role,
     SafeguardReport,
     ScreenTrigger,
@@ -101,6 +113,12 @@ Kind = Literal[
     "experiment",
     "screened_product",
     "safeguard_report",
+    "publishable_product",
+    "connection",
+    "spare_connection",
+    "etsy_connection",
+    "channel_listing",
+    "order",
 ]
 IdKind = Literal["none", "own", "foreign", "missing", "malformed"]
 
@@ -112,11 +130,13 @@ class Target:
     kind: Kind
     where: Literal["path", "query", "body"]
     # The state an object must be in for the valid call to succeed (jobs: cancel vs resume).
-    state: Literal["enqueued", "cancelled", "draft", "running"] | None = None
+    state: Literal["enqueued", "cancelled", "draft", "running", "published", "failed"] | None = None
     # The query or body field that carries the id; optional ones fall back to the caller's own
     # workspace when left out.
     field: str = "organization_id"
     optional: bool = True
+    # The body field is a list of ids (`product_ids`): the id travels as its only element.
+    many: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,6 +169,12 @@ class RouteSpec:
     path_params: dict[str, str] = field(default_factory=dict)
     # A multipart upload instead of a JSON body.
     files: Callable[[str], dict[str, Any]] | None = None
+    # Body fields naming other objects of the caller's own workspace (a list for `..._ids`).
+    refs: dict[str, Kind] = field(default_factory=dict)
+    # No authenticator: the route authenticates by what it is given (the OAuth callback's
+    # `state`), so every caller, signed in or not, gets `ok_status` and `error`.
+    public: bool = False
+    error: str | None = None
 
 
 def _json(response: httpx.Response) -> Any:
@@ -571,6 +597,169 @@ def check_safeguard_settings(block_on_warn: bool) -> Check:
     return check
 
 
+# --- connections, publishing, orders checks ---------------------------------------------------
+
+
+def check_connected(response: httpx.Response, call: Call) -> None:
+    assert call.body is not None
+    body = _json(response)
+    assert (body["platform"], body["sandbox"], body["status"], body["name"]) == (
+        "printful",
+        True,
+        "active",
+        call.body["name"],
+    )
+    assert body["organization_id"] == str(call.organization.id)
+
+
+def check_authorize_url(response: httpx.Response, call: Call) -> None:
+    url = httpx.URL(_json(response)["authorize_url"])
+    assert (url.host, url.path) == ("testserver", "/sandbox/etsy/oauth/connect")
+    assert url.params["redirect_uri"] == "http://testserver/api/v1/connections/oauth/callback"
+    assert url.params["code_challenge_method"] == "S256"
+
+
+def check_connection(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["id"], body["platform"], body["status"], body["sandbox"]) == (
+        str(call.own_id),
+        "printify",
+        "active",
+        True,
+    )
+
+
+def check_health(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["connection_id"], body["status"], body["problem_code"]) == (
+        str(call.own_id),
+        "active",
+        None,
+    )
+    # The Printify connector's declared limits (600 requests/min, 200 publishes/30 min,
+    # catalog 100/min).
+    assert [(q["name"], q["limit"], q["period_seconds"]) for q in body["quotas"]] == [
+        ("requests", 600, 60.0),
+        ("publish", 200, 1800.0),
+        ("catalog", 100, 60.0),
+    ]
+
+
+def check_reconnected(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert body["authorize_url"] is None
+    assert (body["connection"]["id"], body["connection"]["status"]) == (str(call.own_id), "active")
+
+
+def check_linked(response: httpx.Response, call: Call) -> None:
+    assert call.body is not None
+    body = _json(response)
+    assert (body["id"], body["linked_connection_id"]) == (
+        str(call.own_id),
+        call.body["linked_connection_id"],
+    )
+
+
+def check_settings(defaults: dict[str, Any], missing: list[str]) -> Check:
+    def check(response: httpx.Response, call: Call) -> None:
+        body = _json(response)
+        assert (body["connection_id"], body["platform"], body["listing_defaults"]) == (
+            str(call.own_id),
+            "etsy",
+            defaults,
+        )
+        assert [m["name"] for m in body["missing"]] == missing
+
+    return check
+
+
+def check_disconnected(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["id"], body["status"], body["credential_hint"]) == (
+        str(call.own_id),
+        "disconnected",
+        None,
+    )
+
+
+def check_published(response: httpx.Response, call: Call) -> None:
+    assert call.body is not None
+    body = _json(response)
+    [item] = body["items"]
+    [connection_id] = call.body["connection_ids"]
+    assert (item["product_id"], item["connection_id"], item["outcome"]) == (
+        str(call.own_id),
+        connection_id,
+        "queued",
+    )
+    assert (item["listing"]["state"], item["intent"]["action"], item["intent"]["version"]) == (
+        "queued",
+        "publish",
+        1,
+    )
+    assert [(e["connection_id"], e["calls"]) for e in body["estimates"]] == [
+        (connection_id, PRINTIFY_CALLS)
+    ]
+    assert body["eta_seconds"] == max(e["seconds"] for e in body["estimates"])
+
+
+def check_estimate(response: httpx.Response, call: Call) -> None:
+    assert call.body is not None
+    body = _json(response)
+    assert body["items"] == []
+    assert [(e["connection_id"], e["calls"]) for e in body["estimates"]] == [
+        (call.body["connection_ids"][0], PRINTIFY_CALLS)
+    ]
+
+
+def check_listing_detail(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["id"], body["state"], body["platform"]) == (
+        str(call.own_id),
+        "published",
+        "printify",
+    )
+    assert [(i["action"], i["version"], i["state"]) for i in body["intents"]] == [
+        ("publish", 1, "succeeded")
+    ]
+
+
+def check_listing_action(outcome: str, action: str, version: int, state: str) -> Check:
+    def check(response: httpx.Response, call: Call) -> None:
+        body = _json(response)
+        assert (body["outcome"], body["listing"]["id"], body["listing"]["state"]) == (
+            outcome,
+            str(call.own_id),
+            state,
+        )
+        assert (body["intent"]["action"], body["intent"]["version"], body["intent"]["state"]) == (
+            action,
+            version,
+            "queued",
+        )
+
+    return check
+
+
+def check_order_detail(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert (body["id"], body["status"], body["total"], body["currency"]) == (
+        str(call.own_id),
+        "paid",
+        2599,
+        "USD",
+    )
+    assert [(i["remote_id"], i["quantity"], i["unit_price"]) for i in body["line_items"]] == [
+        ("L1", 1, 2599)
+    ]
+
+
+def check_sync_requested(response: httpx.Response, call: Call) -> None:
+    body = _json(response)
+    assert body["connection_id"] == str(call.own_id)
+    assert uuid.UUID(body["job_id"])
+
+
 def small_document(label: str) -> dict[str, Any]:
     return text_document(f"Preview {label[:8]}", width=400, height=200, size=60)
 
@@ -578,6 +767,10 @@ def small_document(label: str) -> dict[str, Any]:
 def logo_upload(label: str) -> dict[str, Any]:
     return {"file": ("logo.png", png_bytes((16, 12)), "image/png")}
 
+
+# Platform calls FlashFusion counts for one Printify publish (publishing/service.py
+# `calls_per_publish`, with its three images): what the ETA is computed from.
+PRINTIFY_CALLS = {"default": 3, "publish": 1, "upload": 3}
 
 OVERRIDE = {"product_types": {"tshirt": {"variants": {"white-s": {"enabled": False}}}}}
 
@@ -1336,6 +1529,167 @@ ROUTES: dict[tuple[str, str], RouteSpec] = {
         fresh=True,
         check=check_safeguard_settings(True),
     ),
+    # --- platform connections ----------------------------------------------------------------
+    ("GET", f"{API}/connections"): RouteSpec(
+        Scope.connections_read,
+        (P.connections_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_non_empty_page,
+    ),
+    # The sandbox twin (in-process) stands in for Printful: no credentials needed.
+    ("POST", f"{API}/connections"): RouteSpec(
+        Scope.connections_write,
+        (P.connections_manage,),
+        201,
+        Target("organization", "body", optional=False),
+        body=lambda n: {"platform": "printful", "sandbox": True, "name": f"Printful {n}"},
+        check=check_connected,
+    ),
+    ("POST", f"{API}/connections/oauth/start"): RouteSpec(
+        Scope.connections_write,
+        (P.connections_manage,),
+        200,
+        Target("organization", "body", optional=False),
+        body=lambda n: {"platform": "etsy", "sandbox": True},
+        check=check_authorize_url,
+    ),
+    # The platform's redirect: no credential, the `state` alone says whose flow it is (see
+    # test_oauth_callback_is_bound_to_its_state). Without one, everybody gets the same 400.
+    ("GET", f"{API}/connections/oauth/callback"): RouteSpec(
+        None, (), 400, public=True, error="InvalidOAuthState"
+    ),
+    ("GET", f"{API}/connections/{{id}}"): RouteSpec(
+        Scope.connections_read,
+        (P.connections_read,),
+        200,
+        Target("connection", "path"),
+        check=check_connection,
+    ),
+    ("GET", f"{API}/connections/{{id}}/health"): RouteSpec(
+        Scope.connections_read,
+        (P.connections_read,),
+        200,
+        Target("connection", "path"),
+        check=check_health,
+    ),
+    ("POST", f"{API}/connections/{{id}}/reconnect"): RouteSpec(
+        Scope.connections_write,
+        (P.connections_manage,),
+        200,
+        Target("connection", "path"),
+        check=check_reconnected,
+    ),
+    ("PUT", f"{API}/connections/{{id}}/link"): RouteSpec(
+        Scope.connections_write,
+        (P.connections_manage,),
+        200,
+        Target("connection", "path"),
+        refs={"linked_connection_id": "etsy_connection"},
+        check=check_linked,
+    ),
+    ("GET", f"{API}/connections/{{id}}/settings"): RouteSpec(
+        Scope.connections_read,
+        (P.connections_read,),
+        200,
+        Target("etsy_connection", "path"),
+        check=check_settings({}, ["who_made"]),
+    ),
+    ("PATCH", f"{API}/connections/{{id}}/settings"): RouteSpec(
+        Scope.connections_write,
+        (P.connections_manage,),
+        200,
+        Target("etsy_connection", "path"),
+        body=lambda n: {"listing_defaults": {"who_made": "i_did"}},
+        check=check_settings({"who_made": "i_did"}, []),
+    ),
+    ("DELETE", f"{API}/connections/{{id}}"): RouteSpec(
+        Scope.connections_write,
+        (P.connections_manage,),
+        200,
+        Target("spare_connection", "path"),
+        fresh=True,
+        check=check_disconnected,
+    ),
+    # --- publishing --------------------------------------------------------------------------
+    ("POST", f"{API}/publishing/publish"): RouteSpec(
+        Scope.publishing_write,
+        (P.publishing_manage,),
+        202,
+        Target("publishable_product", "body", field="product_ids", optional=False, many=True),
+        fresh=True,
+        refs={"connection_ids": "connection"},
+        check=check_published,
+    ),
+    ("POST", f"{API}/publishing/estimate"): RouteSpec(
+        Scope.publishing_write,
+        (P.publishing_manage,),
+        200,
+        Target("product", "body", field="product_ids", optional=False, many=True),
+        refs={"connection_ids": "connection"},
+        check=check_estimate,
+    ),
+    ("GET", f"{API}/publishing/listings"): RouteSpec(
+        Scope.publishing_read,
+        (P.publishing_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_non_empty_page,
+    ),
+    ("GET", f"{API}/publishing/listings/{{id}}"): RouteSpec(
+        Scope.publishing_read,
+        (P.publishing_read,),
+        200,
+        Target("channel_listing", "path", "published"),
+        check=check_listing_detail,
+    ),
+    ("POST", f"{API}/publishing/listings/{{id}}/retry"): RouteSpec(
+        Scope.publishing_write,
+        (P.publishing_manage,),
+        202,
+        Target("channel_listing", "path", "failed"),
+        fresh=True,
+        check=check_listing_action("queued", "publish", 1, "queued"),
+    ),
+    ("POST", f"{API}/publishing/listings/{{id}}/update"): RouteSpec(
+        Scope.publishing_write,
+        (P.publishing_manage,),
+        202,
+        Target("channel_listing", "path", "published"),
+        fresh=True,
+        check=check_listing_action("queued", "update", 2, "published"),
+    ),
+    ("POST", f"{API}/publishing/listings/{{id}}/unpublish"): RouteSpec(
+        Scope.publishing_write,
+        (P.publishing_manage,),
+        202,
+        Target("channel_listing", "path", "published"),
+        fresh=True,
+        check=check_listing_action("queued", "unpublish", 1, "published"),
+    ),
+    # --- orders ------------------------------------------------------------------------------
+    ("GET", f"{API}/orders"): RouteSpec(
+        Scope.orders_read,
+        (P.orders_read,),
+        200,
+        ON_ORGANIZATION_QUERY,
+        check=check_non_empty_page,
+    ),
+    ("GET", f"{API}/orders/{{id}}"): RouteSpec(
+        Scope.orders_read,
+        (P.orders_read,),
+        200,
+        Target("order", "path"),
+        check=check_order_detail,
+    ),
+    # An import spends the account's platform quota: the publishing scope and permission.
+    ("POST", f"{API}/orders/sync"): RouteSpec(
+        Scope.publishing_write,
+        (P.publishing_manage,),
+        202,
+        Target("connection", "body", field="connection_id", optional=False),
+        check=check_sync_requested,
+    ),
 }
 
 ID_KINDS: dict[str | None, tuple[IdKind, ...]] = {
@@ -1394,6 +1748,8 @@ def allowed(spec: RouteSpec, role: Role, scopes: frozenset[Scope]) -> bool:
 
 
 def expected(spec: RouteSpec, principal: Principal, id_kind: IdKind) -> Expected:
+    if spec.public:
+        return Expected(spec.ok_status, spec.error)
     if principal.role is None or principal.revoked:
         return Expected(401, "Unauthorized")
     if spec.scope is not None and spec.scope not in principal.scopes:
@@ -1440,7 +1796,17 @@ TENANT_TABLES = (
     ("safeguard_overrides", "organization_id"),
     ("safeguard_settings", "organization_id"),
     ("safeguard_holds", "organization_id"),
+    ("platform_connections", "organization_id"),
+    ("oauth_states", "organization_id"),
+    ("connector_breakers", "organization_id"),
+    ("channel_listings", "organization_id"),
+    ("publish_intents", "organization_id"),
+    ("external_events", "organization_id"),
+    ("orders", "organization_id"),
+    ("order_line_items", "organization_id"),
 )
+# Tables keyed by something else than `id` (a breaker per connection).
+ORDER_COLUMNS = {"connector_breakers": "connection_id"}
 # Written by every authenticated call (at most once a minute), then rolled back on refusal.
 USAGE_COLUMNS = {"last_used_at", "last_used_ip"}
 
@@ -1459,7 +1825,10 @@ async def tenant_rows(
     rows: dict[str, Any] = {}
     for table, column in TENANT_TABLES:
         result = await session.execute(
-            _by_org(f"SELECT * FROM {table} WHERE {column} = :org ORDER BY id"),
+            _by_org(
+                f"SELECT * FROM {table} WHERE {column} = :org "
+                f"ORDER BY {ORDER_COLUMNS.get(table, 'id')}"
+            ),
             {"org": organization_id},
         )
         keys = list(result.keys())
@@ -1644,7 +2013,174 @@ async def create_object(
         session.add(report)
         await session.flush()
         return product.id if kind == "screened_product" else report.id
+    if kind == "publishable_product":
+        design, version = await create_design(session, organization, name=f"{label} rendered")
+        render = await create_render(session, design, version)
+        return (
+            await create_product(session, design, version, title=f"{label} tee", render=render)
+        ).id
+    if kind == "connection":
+        return (await workspace_connection(session, organization, owner, label)).id
+    if kind == "spare_connection":
+        return (await create_connection_row(session, organization, "printful", label)).id
+    if kind == "etsy_connection":
+        return (await create_connection_row(session, organization, "etsy", label)).id
+    if kind == "channel_listing":
+        assert state in ("published", "failed")
+        return (await create_channel_listing(session, organization, owner, state, label)).id
+    if kind == "order":
+        return (await create_order(session, organization, owner, label)).id
     raise AssertionError(f"unknown kind {kind}")
+
+
+async def workspace_connection(
+    session: AsyncSession, organization: Organization, owner: Tenant | None, label: str
+) -> PlatformConnection:
+    """The workspace's sandbox Printify connection, connected through the service to this
+    process's in-process twin (which checks it, as it would a live token). Made once per
+    workspace: connecting the same shop again would update the same row."""
+    found = await session.scalar(
+        select(PlatformConnection).where(
+            PlatformConnection.organization_id == organization.id,
+            PlatformConnection.platform == "printify",
+            PlatformConnection.sandbox.is_(True),
+        )
+    )
+    if found is not None:
+        return found
+    assert owner is not None
+    return await connection_service.connect_token(
+        session,
+        AuthSubject(owner.owner),
+        organization_id=organization.id,
+        platform="printify",
+        credentials=None,
+        name=f"{label} Printify shop",
+        sandbox=True,
+    )
+
+
+async def create_connection_row(
+    session: AsyncSession, organization: Organization, platform: str, label: str
+) -> PlatformConnection:
+    """A sandbox connection row as a connect leaves it, for routes that never call the
+    platform (disconnect; the Etsy channel a Printify shop links to)."""
+    connection = PlatformConnection(
+        id=uuid.uuid4(),
+        organization_id=organization.id,
+        platform=platform,
+        name=f"{label} {platform} shop",
+        status=ConnectionStatus.active,
+        sandbox=True,
+        account_id=f"acct-{uuid.uuid4().hex[:12]}",
+        account_name=f"{label} {platform} account",
+        account={},
+        token_version=1,
+    )
+    connection.encrypted_credentials = token_health.seal_credentials(connection.id, {})
+    session.add(connection)
+    await session.flush()
+    return connection
+
+
+async def create_channel_listing(
+    session: AsyncSession,
+    organization: Organization,
+    owner: Tenant | None,
+    state: str,
+    label: str,
+) -> ChannelListing:
+    """A rendered, priced product on the workspace's Printify connection, with one publish
+    intent: `published` (live at version 1) or `failed` (the platform refused it)."""
+    connection = await workspace_connection(session, organization, owner, label)
+    design, version = await create_design(session, organization, name=f"{label} listed")
+    render = await create_render(session, design, version)
+    product = await create_product(session, design, version, title=f"{label} tee", render=render)
+    published = state == "published"
+    failure = (
+        {}
+        if published
+        else {
+            "error_code": "printify.validation",
+            "error_message": f"{label}: title is too long",
+            "error_action": "Shorten the title, then retry.",
+            "error_kind": "terminal",
+        }
+    )
+    listing_id = uuid.uuid4()
+    listing = ChannelListing(
+        id=listing_id,
+        organization_id=organization.id,
+        product_id=product.id,
+        connection_id=connection.id,
+        platform="printify",
+        external_id=f"ff-{listing_id.hex}",
+        state=ListingState.published if published else ListingState.failed,
+        remote_id=f"rl-{listing_id.hex[:12]}" if published else None,
+        published_version=1 if published else None,
+        desired_version=1,
+        payload_hash="0" * 64,
+        **failure,
+    )
+    session.add(listing)
+    await session.flush()
+    session.add(
+        PublishIntent(
+            organization_id=organization.id,
+            listing_id=listing.id,
+            action=IntentAction.publish,
+            version=1,
+            payload_hash="0" * 64,
+            state=IntentState.succeeded if published else IntentState.failed,
+            remote_id=listing.remote_id,
+            attempts=1,
+            started_at=utc_now(),
+            finished_at=utc_now(),
+            **failure,
+        )
+    )
+    await session.flush()
+    return listing
+
+
+async def create_order(
+    session: AsyncSession, organization: Organization, owner: Tenant | None, label: str
+) -> Order:
+    """A paid order of one line, imported from the workspace's Printify connection."""
+    connection = await workspace_connection(session, organization, owner, label)
+    order = Order(
+        organization_id=organization.id,
+        connection_id=connection.id,
+        platform="printify",
+        remote_id=f"o-{uuid.uuid4().hex[:12]}",
+        status=OrderStatus.paid,
+        platform_status="paid",
+        placed_at=utc_now(),
+        remote_updated_at=utc_now(),
+        currency="USD",
+        total=2599,
+        subtotal=2599,
+        shipping=0,
+        customer_name=f"{label} buyer",
+        customer_email=f"{label}-buyer@example.com",
+        ship_country="GB",
+        last_synced_at=utc_now(),
+    )
+    session.add(order)
+    await session.flush()
+    session.add(
+        OrderLineItem(
+            organization_id=organization.id,
+            order_id=order.id,
+            remote_id="L1",
+            sku=None,
+            title=f"{label} tee",
+            quantity=1,
+            unit_price=2599,
+        )
+    )
+    await session.flush()
+    return order
 
 
 async def create_ai_credential(
@@ -1824,6 +2360,13 @@ STATES: tuple[tuple[Kind, str | None], ...] = (
     ("experiment", "running"),
     ("screened_product", None),
     ("safeguard_report", None),
+    ("publishable_product", None),
+    ("connection", None),
+    ("spare_connection", None),
+    ("etsy_connection", None),
+    ("channel_listing", "published"),
+    ("channel_listing", "failed"),
+    ("order", None),
 )
 
 
@@ -1928,13 +2471,16 @@ async def test_route_isolation(
             params: dict[str, str] = {}
             label = f"{counter}-{uuid.uuid4().hex[:6]}"
             body = spec.body(label) if spec.body else None
+            for name, kind in spec.refs.items():
+                ref = str(world.own[(kind, None)])
+                body = {**(body or {}), name: [ref] if name.endswith("_ids") else ref}
             if target is not None and object_id is not None:
                 if target.where == "path":
                     url = url.replace("{id}", object_id)
                 elif target.where == "query":
                     params[target.field] = object_id
                 else:
-                    body = {**(body or {}), target.field: object_id}
+                    body = {**(body or {}), target.field: [object_id] if target.many else object_id}
             files = spec.files(label) if spec.files else None
             if method in ("POST", "PATCH", "PUT") and body is None and files is None:
                 body = {}
@@ -1965,7 +2511,7 @@ async def test_route_isolation(
                     field_name = {
                         "path": "path.id",
                         "query": f"query.{target.field}",
-                        "body": target.field,
+                        "body": f"{target.field}.0" if target.many else target.field,
                     }[target.where]
                     assert error["detail"].startswith(f"{field_name}: "), f"{where}: {error}"
                 else:
@@ -2074,6 +2620,10 @@ async def test_registry_scopes_match_the_routes(app: FastAPI) -> None:
     assert set(routes) == set(ROUTES)
     for operation, spec in ROUTES.items():
         scopes = required_scopes(routes[operation])
+        if spec.public:
+            assert scopes == [], f"{operation}: a public route has an authenticator: {scopes}"
+            assert (spec.scope, spec.permissions) == (None, ()), operation
+            continue
         assert len(scopes) == 1, f"{operation}: expected one authenticator, found {scopes}"
         want = frozenset({spec.scope}) if spec.scope else frozenset()
         assert scopes[0] == want, f"{operation}: route demands {set(scopes[0])}, registry {want}"
@@ -2137,3 +2687,144 @@ async def test_scripts_and_listing_copy_do_not_cross(
     assert crossed.status_code == 404, _describe(crossed)
     assert crossed.json()["error"] == "ResourceNotFound"
     assert _same_response(crossed) == _same_response(missing)
+
+
+# --- connections, publishing: what the matrix cannot express ---------------------------------
+
+
+async def sandbox_etsy_callback(
+    client: httpx.AsyncClient, tenant: Tenant, role: Role = Role.admin
+) -> httpx.URL:
+    """Start a sandbox Etsy connection as `tenant` and consent on the twin's page: the
+    callback URL the creator's browser is sent back to."""
+    started = await client.post(
+        f"{API}/connections/oauth/start",
+        json={"organization_id": str(tenant.organization.id), "platform": "etsy", "sandbox": True},
+        headers=bearer(tenant.tokens[role]),
+    )
+    assert started.status_code == 200, _describe(started)
+    consent = httpx.URL(started.json()["authorize_url"])
+    approved = await client.get(consent.path, params={**dict(consent.params), "auto_approve": "1"})
+    assert approved.status_code == 302, _describe(approved)
+    return httpx.URL(approved.headers["location"])
+
+
+async def test_oauth_callback_is_bound_to_its_state(
+    session: AsyncSession, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """The callback takes no credential: the state names the workspace. Whoever follows
+    tenant A's link (another tenant's key included) connects tenant A's workspace, once; an
+    unknown state connects nobody."""
+    b = await create_marked_tenant(session, f"zqmarker{uuid.uuid4().hex[:10]}")
+    callback = await sandbox_etsy_callback(client, tenant)
+    b_before = await tenant_rows(session, b.organization.id, of_caller=False)
+
+    unknown = await client.get(
+        callback.path, params={**dict(callback.params), "state": random_token(32)}
+    )
+    assert unknown.status_code == 400, _describe(unknown)
+    assert unknown.json() == {
+        "error": "InvalidOAuthState",
+        "detail": "state: unknown (it was not issued by FlashFusion); start the connection again.",
+    }
+
+    done = await client.get(
+        callback.path, params=dict(callback.params), headers=bearer(b.tokens[Role.owner])
+    )
+    assert done.status_code == 200, _describe(done)
+    body = done.json()
+    assert (body["organization_id"], body["platform"], body["sandbox"], body["status"]) == (
+        str(tenant.organization.id),
+        "etsy",
+        True,
+        "active",
+    )
+    again = await client.get(callback.path, params=dict(callback.params))
+    assert again.status_code == 400, _describe(again)
+    assert again.json()["detail"] == (
+        "state: already used; each authorization link works once. Start again."
+    )
+    assert await tenant_rows(session, b.organization.id, of_caller=False) == b_before
+    owned = await session.execute(
+        select(PlatformConnection.organization_id).where(PlatformConnection.platform == "etsy")
+    )
+    assert set(owned.scalars()) == {tenant.organization.id}
+
+
+async def test_link_to_another_tenants_connection_is_refused_like_a_missing_one(
+    session: AsyncSession, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """A Printify shop cannot be linked to tenant B's Etsy connection: the answer is the one a
+    missing id gets, and nothing changes."""
+    world = await build_world(session, tenant)
+    own = world.own[("connection", None)]
+    headers = bearer(tenant.tokens[Role.owner])
+    url = f"{API}/connections/{own}/link"
+    a_before = await tenant_rows(session, tenant.organization.id, of_caller=True)
+    foreign = await client.put(
+        url,
+        json={"linked_connection_id": str(world.foreign[("etsy_connection", None)])},
+        headers=headers,
+    )
+    missing = await client.put(
+        url, json={"linked_connection_id": str(uuid.uuid4())}, headers=headers
+    )
+    assert foreign.status_code == 422, _describe(foreign)
+    assert foreign.json() == {
+        "error": "InvalidLink",
+        "detail": "linked_connection_id: no such connection in this workspace.",
+    }
+    assert _same_response(foreign) == _same_response(missing)
+    assert await tenant_rows(session, tenant.organization.id, of_caller=True) == a_before
+
+
+@pytest.mark.parametrize("field_name", ["connection_ids", "product_ids"])
+async def test_publish_with_another_tenants_object_is_a_404(
+    field_name: str, session: AsyncSession, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """Publishing tenant A's product to tenant B's connection (or B's product to A's
+    connection) answers what a missing id answers, and queues nothing."""
+    world = await build_world(session, tenant)
+    ids = {
+        "product_ids": world.own[("publishable_product", None)],
+        "connection_ids": world.own[("connection", None)],
+    }
+    foreign_kind: Kind = "connection" if field_name == "connection_ids" else "publishable_product"
+    headers = bearer(tenant.tokens[Role.owner])
+    b_before = await tenant_rows(session, world.b.organization.id, of_caller=False)
+    a_before = await tenant_rows(session, tenant.organization.id, of_caller=True)
+    answers = []
+    for value in (world.foreign[(foreign_kind, None)], uuid.uuid4()):
+        body = {name: [str(v)] for name, v in {**ids, field_name: value}.items()}
+        answers.append(await client.post(f"{API}/publishing/publish", json=body, headers=headers))
+    foreign, missing = answers
+    assert foreign.status_code == 404, _describe(foreign)
+    assert foreign.json() == {
+        "error": "ResourceNotFound",
+        "detail": ("Connection" if field_name == "connection_ids" else "Product") + " not found.",
+    }
+    assert _same_response(foreign) == _same_response(missing)
+    assert await tenant_rows(session, world.b.organization.id, of_caller=False) == b_before
+    assert await tenant_rows(session, tenant.organization.id, of_caller=True) == a_before
+
+
+@pytest.mark.parametrize(
+    ("action", "state"), [("retry", "failed"), ("update", "published"), ("unpublish", "published")]
+)
+async def test_publishing_write_key_may_act_on_a_listing(
+    action: str, state: str, session: AsyncSession, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    listing = await create_object(
+        session, tenant.organization, tenant, "channel_listing", state, OWN_LABEL
+    )
+    _, token = await create_api_key(
+        session,
+        organization=tenant.organization,
+        user=tenant.owner,
+        scopes=frozenset({Scope.publishing_write}),
+    )
+    response = await client.post(
+        f"{API}/publishing/listings/{listing}/{action}", headers=bearer(token)
+    )
+    assert response.status_code == 202, _describe(response)
+    assert response.json()["outcome"] == "queued"

@@ -23,6 +23,11 @@ class Scope(StrEnum):
     ai_write = "ai:write"
     safeguards_read = "safeguards:read"
     safeguards_write = "safeguards:write"
+    connections_read = "connections:read"
+    connections_write = "connections:write"
+    publishing_read = "publishing:read"
+    publishing_write = "publishing:write"
+    orders_read = "orders:read"
 
 
 SCOPE_DESCRIPTIONS: dict[Scope, str] = {
@@ -47,6 +52,11 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     Scope.ai_write: "Change AI provider keys, provider chains and budgets.",
     Scope.safeguards_read: "Read safeguard reports and settings; screen a phrase.",
     Scope.safeguards_write: "Screen products now; change safeguard settings (admins).",
+    Scope.connections_read: "List platform connections, their health and quota use.",
+    Scope.connections_write: "Connect, reconnect and disconnect platform accounts (admins).",
+    Scope.publishing_read: "Read channel listings, their per-channel state and publish history.",
+    Scope.publishing_write: "Publish, update, retry and unpublish products on channels.",
+    Scope.orders_read: "Read orders imported from connected platforms, with their line items.",
 }
 
 ALL_SCOPES: frozenset[Scope] = frozenset(Scope)

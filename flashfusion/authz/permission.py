@@ -31,6 +31,11 @@ class Permission(StrEnum):
     safeguards_manage = "safeguards:manage"
     safeguards_override = "safeguards:override"
     safeguards_configure = "safeguards:configure"
+    connections_read = "connections:read"
+    connections_manage = "connections:manage"
+    publishing_read = "publishing:read"
+    publishing_manage = "publishing:manage"
+    orders_read = "orders:read"
 
 
 PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
@@ -60,6 +65,11 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     Permission.safeguards_manage: "Screen products and re-screen them",
     Permission.safeguards_override: "Override a blocked or warned safeguard report, with a reason",
     Permission.safeguards_configure: "Change safeguard thresholds and settings",
+    Permission.connections_read: "See platform connections, their health and quota use",
+    Permission.connections_manage: "Connect, reconnect and disconnect platform accounts",
+    Permission.publishing_read: "See channel listings, their state and publish history",
+    Permission.publishing_manage: "Publish, update, retry and unpublish products on channels",
+    Permission.orders_read: "See orders, their line items and customers",
 }
 
 _VIEWER = {
@@ -69,6 +79,8 @@ _VIEWER = {
     Permission.products_read,
     Permission.content_read,
     Permission.safeguards_read,
+    Permission.connections_read,
+    Permission.publishing_read,
 }
 _EDITOR = _VIEWER | {
     Permission.api_keys_read,
@@ -79,6 +91,8 @@ _EDITOR = _VIEWER | {
     Permission.content_manage,
     Permission.ai_usage_read,
     Permission.safeguards_manage,
+    Permission.publishing_manage,
+    Permission.orders_read,
 }
 _ADMIN = _EDITOR | {
     Permission.organization_manage,
@@ -90,6 +104,7 @@ _ADMIN = _EDITOR | {
     Permission.ai_manage,
     Permission.safeguards_override,
     Permission.safeguards_configure,
+    Permission.connections_manage,
 }
 _OWNER = _ADMIN | {Permission.organization_transfer}
 
@@ -127,6 +142,11 @@ PERMISSION_SCOPE: dict[Permission, Scope | None] = {
     # A human decision with a reason: never through an API key.
     Permission.safeguards_override: None,
     Permission.safeguards_configure: Scope.safeguards_write,
+    Permission.connections_read: Scope.connections_read,
+    Permission.connections_manage: Scope.connections_write,
+    Permission.publishing_read: Scope.publishing_read,
+    Permission.publishing_manage: Scope.publishing_write,
+    Permission.orders_read: Scope.orders_read,
 }
 
 

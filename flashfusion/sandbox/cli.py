@@ -218,6 +218,15 @@ def serve(
     for name, value in environment(served):
         # Plain lines, never wrapped: they are meant to be pasted into a shell.
         console.print(f"export {name}={value}", markup=False, highlight=False, soft_wrap=True)
+    for one in served:
+        if one.service.connect_hint:
+            console.print(
+                f"{one.service.label}: connect it in FlashFusion with this "
+                f"{one.service.connect_hint}: {one.secret}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
     console.print("Serving; press Ctrl-C to stop.", highlight=False)
     sys.stdout.flush()  # piped output (| tee, a test) would otherwise hold it back
     try:

@@ -5,8 +5,11 @@ from fastapi import APIRouter, Depends
 from flashfusion.web import (
     views_account,
     views_auth,
+    views_connections,
     views_content,
+    views_orders,
     views_org,
+    views_publishing,
     views_safeguard,
     views_studio,
 )
@@ -20,3 +23,6 @@ router.include_router(views_org.router)
 router.include_router(views_studio.router)
 router.include_router(views_content.router)
 router.include_router(views_safeguard.router)
+router.include_router(views_connections.router)
+router.include_router(views_publishing.router)
+router.include_router(views_orders.router)

@@ -12,7 +12,8 @@ from flashfusion.web.security import flash
 def is_web_request(request: Request) -> bool:
     path = request.url.path
     return not (
-        path.startswith("/api/") or path in ("/openapi.json", "/healthz", "/readyz", "/metrics")
+        path.startswith(("/api/", "/webhooks/"))
+        or path in ("/openapi.json", "/healthz", "/readyz", "/metrics")
     )
 
 

@@ -41,6 +41,8 @@ DOCUMENTED_TABLE: dict[Role, set[str]] = {
         "products:read",
         "content:read",
         "safeguards:read",
+        "connections:read",
+        "publishing:read",
     },
     Role.editor: {
         "organization:read",
@@ -57,6 +59,10 @@ DOCUMENTED_TABLE: dict[Role, set[str]] = {
         "ai_usage:read",
         "safeguards:read",
         "safeguards:manage",
+        "connections:read",
+        "publishing:read",
+        "publishing:manage",
+        "orders:read",
     },
     Role.admin: {
         "organization:read",
@@ -82,6 +88,11 @@ DOCUMENTED_TABLE: dict[Role, set[str]] = {
         "safeguards:manage",
         "safeguards:override",
         "safeguards:configure",
+        "connections:read",
+        "connections:manage",
+        "publishing:read",
+        "publishing:manage",
+        "orders:read",
     },
     Role.owner: {
         "organization:read",
@@ -108,6 +119,11 @@ DOCUMENTED_TABLE: dict[Role, set[str]] = {
         "safeguards:manage",
         "safeguards:override",
         "safeguards:configure",
+        "connections:read",
+        "connections:manage",
+        "publishing:read",
+        "publishing:manage",
+        "orders:read",
     },
 }
 
@@ -137,6 +153,11 @@ DOCUMENTED_SCOPES: dict[str, str | None] = {
     "safeguards:manage": "safeguards:write",
     "safeguards:override": None,  # a human decision with a reason: never through an API key
     "safeguards:configure": "safeguards:write",
+    "connections:read": "connections:read",
+    "connections:manage": "connections:write",
+    "publishing:read": "publishing:read",
+    "publishing:manage": "publishing:write",
+    "orders:read": "orders:read",
 }
 
 # Roles an actor may hand out, and roles of members it may change or remove.

@@ -196,6 +196,32 @@ async def test_every_twin_answers_its_sdk_with_the_printed_key_and_ctrl_c_stops_
         assert known.status_code == 404, known.text
         assert (await tsdr.get(url)).status_code == 401
 
+    # Platform twins: the token to connect with is printed; the twin takes it and no other.
+    tokens = {
+        line.split(": connect it in FlashFusion", 1)[0]: line.rsplit(": ", 1)[1]
+        for line in served.lines
+        if ": connect it in FlashFusion with this " in line
+    }
+    assert set(tokens) == {"Printify", "Printful"}
+    for label, path in (("Printify", "/v1/shops.json"), ("Printful", "/stores")):
+        base = env[f"FLASHFUSION_{label.upper()}_BASE_URL"]
+        async with httpx.AsyncClient(base_url=base) as platform:
+            ok = await platform.get(path, headers={"Authorization": f"Bearer {tokens[label]}"})
+            assert ok.status_code == 200, (label, ok.text)
+            refused = await platform.get(path, headers={"Authorization": "Bearer not-this-one"})
+            assert refused.status_code == 401, (label, refused.text)
+    # Etsy: the app's keystring and shared secret, and the OAuth and webhook settings.
+    assert env["FLASHFUSION_ETSY_TOKEN_URL"] == env["FLASHFUSION_ETSY_BASE_URL"] + (
+        "/v3/public/oauth/token"
+    )
+    assert env["FLASHFUSION_ETSY_WEBHOOK_SECRET"].startswith("whsec_")
+    async with httpx.AsyncClient(base_url=env["FLASHFUSION_ETSY_BASE_URL"]) as etsy:
+        api_key = f"{env['FLASHFUSION_ETSY_KEYSTRING']}:{env['FLASHFUSION_ETSY_SHARED_SECRET']}"
+        ping = await etsy.get("/v3/application/openapi-ping", headers={"x-api-key": api_key})
+        assert ping.status_code == 200, ping.text
+        denied = await etsy.get("/v3/application/openapi-ping", headers={"x-api-key": "nope"})
+        assert denied.status_code in (401, 403), denied.text
+
     code, rest = stop(served)
     assert code == 0, rest
     assert rest.strip().splitlines()[-1] == "Stopped."
@@ -235,7 +261,7 @@ def test_one_key_for_every_twin_can_be_given_and_only_named_twins_run() -> None:
 
 def test_an_unknown_service_is_a_usage_error() -> None:
     result = subprocess.run(
-        [*COMMAND, "--only", "openai,printify"],
+        [*COMMAND, "--only", "openai,shopify"],
         capture_output=True,
         text=True,
         env=_environment(),
@@ -244,8 +270,8 @@ def test_an_unknown_service_is_a_usage_error() -> None:
     assert result.returncode == 2, result.stderr
     message = " ".join(result.stderr.replace("│", " ").split())
     assert (
-        "Invalid value for --only: unknown service 'printify'; choose from openai, anthropic, "
-        "gemini, xai, perplexity, local, s3, uspto_tsdr" in message
+        "Invalid value for --only: unknown service 'shopify'; choose from openai, anthropic, "
+        "gemini, xai, perplexity, local, s3, uspto_tsdr, printify, printful, etsy" in message
     ), message
     assert READY not in result.stdout
 
@@ -277,7 +303,7 @@ def test_a_port_in_use_is_refused_with_what_to_do() -> None:
         (["--api-key", "short"], "Invalid value for --api-key: use at least 8 characters."),
         (
             ["--port-base", "65530"],
-            "Invalid value for --port-base: 8 twins from port 65530 go past 65535; choose a "
+            "Invalid value for --port-base: 11 twins from port 65530 go past 65535; choose a "
             "lower one.",
         ),
     ],

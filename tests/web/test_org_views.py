@@ -432,6 +432,8 @@ async def test_viewer_has_no_audit_link_and_gets_403(
         "/pricing",
         "/content/batches",
         "/safeguards",
+        "/connections",
+        "/publishing",
         "/members",
         "/settings",
     ]
@@ -470,6 +472,9 @@ async def test_owner_nav_has_every_section(
         "/pricing",
         "/content/batches",
         "/safeguards",
+        "/connections",
+        "/publishing",
+        "/orders",
         "/ai",
         "/members",
         "/api-keys",

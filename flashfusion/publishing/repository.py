@@ -1,0 +1,375 @@
+"""Every SQL statement of publishing: listings, intents, and the reads of products, copy,
+renders and connections a payload or a publish request needs."""
+
+import uuid
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
+from typing import Any
+
+from sqlalchemy import Select, select, update
+
+from flashfusion.kit.repository import TenantRepository, dialect_insert
+from flashfusion.models import (
+    Job,
+    ListingCopy,
+    ListingCopyVersion,
+    MediaAsset,
+    Product,
+    ProductVariant,
+    Render,
+    RenderFile,
+    utc_now,
+)
+from flashfusion.models.channel_listing import ChannelListing, ListingState
+from flashfusion.models.platform_connection import PlatformConnection
+from flashfusion.models.publish_intent import IntentAction, IntentState, PublishIntent
+
+
+class ChannelListingRepository(TenantRepository[ChannelListing]):
+    model = ChannelListing
+
+    async def get_or_create(
+        self,
+        *,
+        organization_id: uuid.UUID,
+        product_id: uuid.UUID,
+        connection_id: uuid.UUID,
+        platform: str,
+    ) -> tuple[ChannelListing, bool]:
+        """The listing of this product on this connection, locked for the caller's
+        transaction (FOR UPDATE on PostgreSQL; SQLite's writer lock serialises anyway), and
+        whether this call created it. Race-free: INSERT … ON CONFLICT DO NOTHING."""
+        listing_id = uuid.uuid4()
+        statement = (
+            dialect_insert(self.session, ChannelListing)
+            .values(
+                id=listing_id,
+                organization_id=organization_id,
+                product_id=product_id,
+                connection_id=connection_id,
+                platform=platform,
+                external_id=f"ff-{listing_id.hex}",
+                state=ListingState.queued.value,
+                desired_version=0,
+                created_at=utc_now(),
+            )
+            .on_conflict_do_nothing(index_elements=["product_id", "connection_id"])
+            .returning(ChannelListing.id)
+        )
+        created = (await self.session.execute(statement)).scalar_one_or_none() is not None
+        listing = await self.get_one_or_none(
+            self.get_base_statement()
+            .where(
+                ChannelListing.product_id == product_id,
+                ChannelListing.connection_id == connection_id,
+            )
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert listing is not None
+        return listing, created
+
+    async def lock(self, listing_id: uuid.UUID) -> ChannelListing | None:
+        return await self.get_one_or_none(
+            self.get_base_statement()
+            .where(ChannelListing.id == listing_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
+    async def bump_desired(self, listing: ChannelListing, payload_hash: str) -> int | None:
+        """Move the listing to its next desired version for this payload; None if another
+        request bumped it since `listing` was read (the caller reads it again)."""
+        seen = listing.desired_version
+        result: Any = await self.session.execute(
+            update(ChannelListing)
+            .where(ChannelListing.id == listing.id, ChannelListing.desired_version == seen)
+            .values(desired_version=seen + 1, payload_hash=payload_hash, modified_at=utc_now())
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            return None
+        listing.desired_version = seen + 1
+        listing.payload_hash = payload_hash
+        return seen + 1
+
+    def search_statement(
+        self,
+        organization_ids: AbstractSet[uuid.UUID],
+        *,
+        product_id: uuid.UUID | None,
+        connection_id: uuid.UUID | None,
+        state: ListingState | None,
+    ) -> Select[ChannelListing]:
+        statement = self.statement_for_organizations(organization_ids)
+        if product_id is not None:
+            statement = statement.where(ChannelListing.product_id == product_id)
+        if connection_id is not None:
+            statement = statement.where(ChannelListing.connection_id == connection_id)
+        if state is not None:
+            statement = statement.where(ChannelListing.state == state.value)
+        return statement.order_by(ChannelListing.created_at.desc(), ChannelListing.id)
+
+    async def for_products(
+        self, organization_id: uuid.UUID, product_ids: Sequence[uuid.UUID] | None
+    ) -> Sequence[ChannelListing]:
+        statement = self.statement_for_organizations({organization_id})
+        if product_ids is not None:
+            statement = statement.where(ChannelListing.product_id.in_(list(product_ids)))
+        return await self.get_all(
+            statement.order_by(ChannelListing.product_id, ChannelListing.platform)
+        )
+
+    async def for_product_and_connection(
+        self, product_id: uuid.UUID, connection_id: uuid.UUID
+    ) -> ChannelListing | None:
+        return await self.get_one_or_none(
+            self.get_base_statement().where(
+                ChannelListing.product_id == product_id,
+                ChannelListing.connection_id == connection_id,
+            )
+        )
+
+    async def published_on(self, connection_id: uuid.UUID) -> Sequence[ChannelListing]:
+        return await self.get_all(
+            self.get_base_statement()
+            .where(
+                ChannelListing.connection_id == connection_id,
+                ChannelListing.state == ListingState.published.value,
+                ChannelListing.remote_id.is_not(None),
+            )
+            .order_by(ChannelListing.id)
+        )
+
+    async def by_remote_id(self, connection_id: uuid.UUID, remote_id: str) -> ChannelListing | None:
+        return await self.get_one_or_none(
+            self.get_base_statement()
+            .where(
+                ChannelListing.connection_id == connection_id,
+                ChannelListing.remote_id == remote_id,
+            )
+            .execution_options(populate_existing=True)
+        )
+
+
+class PublishIntentRepository(TenantRepository[PublishIntent]):
+    model = PublishIntent
+
+    async def insert_once(
+        self,
+        *,
+        organization_id: uuid.UUID,
+        listing_id: uuid.UUID,
+        action: IntentAction,
+        version: int,
+        payload_hash: str,
+    ) -> tuple[PublishIntent, bool]:
+        """The intent for (listing, action, version) and whether this call created it.
+        INSERT … ON CONFLICT DO NOTHING: two requests at once end with one row."""
+        statement = (
+            dialect_insert(self.session, PublishIntent)
+            .values(
+                id=uuid.uuid4(),
+                organization_id=organization_id,
+                listing_id=listing_id,
+                action=action.value,
+                version=version,
+                payload_hash=payload_hash,
+                state=IntentState.queued.value,
+                attempts=0,
+                created_at=utc_now(),
+            )
+            .on_conflict_do_nothing(index_elements=["listing_id", "action", "version"])
+            .returning(PublishIntent.id)
+        )
+        created = (await self.session.execute(statement)).scalar_one_or_none() is not None
+        intent = await self.get_one_or_none(
+            self.get_base_statement()
+            .where(
+                PublishIntent.listing_id == listing_id,
+                PublishIntent.action == action.value,
+                PublishIntent.version == version,
+            )
+            .execution_options(populate_existing=True)
+        )
+        assert intent is not None
+        return intent, created
+
+    async def lock(self, intent_id: uuid.UUID) -> PublishIntent | None:
+        return await self.get_one_or_none(
+            self.get_base_statement()
+            .where(PublishIntent.id == intent_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
+    async def history(self, listing_id: uuid.UUID) -> Sequence[PublishIntent]:
+        return await self.get_all(
+            self.get_base_statement()
+            .where(PublishIntent.listing_id == listing_id)
+            .order_by(PublishIntent.created_at.desc(), PublishIntent.version.desc())
+        )
+
+    async def latest_for(self, listing_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PublishIntent]:
+        """Each listing's newest intent."""
+        if not listing_ids:
+            return {}
+        rows = await self.get_all(
+            self.get_base_statement()
+            .where(PublishIntent.listing_id.in_(list(listing_ids)))
+            .order_by(PublishIntent.created_at, PublishIntent.version)
+        )
+        return {row.listing_id: row for row in rows}
+
+    async def open_for(
+        self, listing_id: uuid.UUID, action: IntentAction | None = None
+    ) -> PublishIntent | None:
+        """The newest queued or running intent of the listing."""
+        statement = self.get_base_statement().where(
+            PublishIntent.listing_id == listing_id,
+            PublishIntent.state.in_([IntentState.queued.value, IntentState.running.value]),
+        )
+        if action is not None:
+            statement = statement.where(PublishIntent.action == action.value)
+        return await self.get_one_or_none(
+            statement.order_by(PublishIntent.created_at.desc(), PublishIntent.version.desc())
+            .limit(1)
+            .execution_options(populate_existing=True)
+        )
+
+    async def newest(self, listing_id: uuid.UUID) -> PublishIntent | None:
+        return await self.get_one_or_none(
+            self.get_base_statement()
+            .where(PublishIntent.listing_id == listing_id)
+            .order_by(PublishIntent.created_at.desc(), PublishIntent.version.desc())
+            .limit(1)
+        )
+
+    async def workflow_id(self, intent: PublishIntent) -> str | None:
+        if intent.job_id is None:
+            return None
+        result = await self.session.execute(select(Job.workflow_id).where(Job.id == intent.job_id))
+        return result.scalar_one_or_none()
+
+
+class PublishSourceRepository:
+    """Reads of other domains' rows that a payload or a request needs (products, variants,
+    listing copy, render files, connections); no writes."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: Any) -> "PublishSourceRepository":
+        return cls(session)
+
+    async def products(
+        self, ids: Sequence[uuid.UUID], organization_ids: AbstractSet[uuid.UUID]
+    ) -> dict[uuid.UUID, Product]:
+        result = await self.session.execute(
+            select(Product).where(
+                Product.id.in_(list(ids)),
+                Product.organization_id.in_(organization_ids),
+                Product.deleted_at.is_(None),
+            )
+        )
+        return {p.id: p for p in result.scalars()}
+
+    async def product(self, id: uuid.UUID) -> Product | None:
+        result = await self.session.execute(
+            select(Product).where(Product.id == id, Product.deleted_at.is_(None))
+        )
+        product: Product | None = result.scalar_one_or_none()
+        return product
+
+    async def connections(
+        self, ids: Sequence[uuid.UUID], organization_ids: AbstractSet[uuid.UUID]
+    ) -> dict[uuid.UUID, PlatformConnection]:
+        result = await self.session.execute(
+            select(PlatformConnection).where(
+                PlatformConnection.id.in_(list(ids)),
+                PlatformConnection.organization_id.in_(organization_ids),
+                PlatformConnection.deleted_at.is_(None),
+            )
+        )
+        return {c.id: c for c in result.scalars()}
+
+    async def connection(self, id: uuid.UUID) -> PlatformConnection | None:
+        result = await self.session.execute(
+            select(PlatformConnection).where(PlatformConnection.id == id)
+        )
+        connection: PlatformConnection | None = result.scalar_one_or_none()
+        return connection
+
+    async def connections_of(
+        self, organization_id: uuid.UUID
+    ) -> dict[uuid.UUID, PlatformConnection]:
+        result = await self.session.execute(
+            select(PlatformConnection).where(PlatformConnection.organization_id == organization_id)
+        )
+        return {c.id: c for c in result.scalars()}
+
+    async def variants(self, product: Product) -> Sequence[ProductVariant]:
+        result = await self.session.execute(
+            select(ProductVariant)
+            .where(
+                ProductVariant.product_id == product.id,
+                ProductVariant.organization_id == product.organization_id,
+                ProductVariant.deleted_at.is_(None),
+            )
+            .order_by(ProductVariant.sku)
+        )
+        return list(result.scalars())
+
+    async def newest_copy(
+        self, product: Product, platform: str
+    ) -> tuple[ListingCopy, ListingCopyVersion] | None:
+        """The product's most recently written listing copy for `platform` (any language),
+        with its newest version."""
+        result = await self.session.execute(
+            select(ListingCopy, ListingCopyVersion)
+            .join(
+                ListingCopyVersion,
+                (ListingCopyVersion.listing_copy_id == ListingCopy.id)
+                & (ListingCopyVersion.version == ListingCopy.latest_version),
+            )
+            .where(
+                ListingCopy.product_id == product.id,
+                ListingCopy.organization_id == product.organization_id,
+                ListingCopy.platform == platform,
+                ListingCopy.latest_version > 0,
+                ListingCopy.deleted_at.is_(None),
+            )
+            .order_by(ListingCopyVersion.created_at.desc(), ListingCopy.id)
+            .limit(1)
+        )
+        row = result.first()
+        return (row[0], row[1]) if row else None
+
+    async def render(self, product: Product) -> Render | None:
+        if product.render_id is None:
+            return None
+        result = await self.session.execute(
+            select(Render).where(
+                Render.id == product.render_id,
+                Render.organization_id == product.organization_id,
+            )
+        )
+        render: Render | None = result.scalar_one_or_none()
+        return render
+
+    async def render_files(
+        self, render: Render, product_type: str
+    ) -> list[tuple[RenderFile, MediaAsset]]:
+        result = await self.session.execute(
+            select(RenderFile, MediaAsset)
+            .join(MediaAsset, MediaAsset.id == RenderFile.media_asset_id)
+            .where(
+                RenderFile.render_id == render.id,
+                RenderFile.organization_id == render.organization_id,
+                RenderFile.product_type == product_type,
+                RenderFile.deleted_at.is_(None),
+            )
+            .order_by(RenderFile.kind, RenderFile.label, RenderFile.id)
+        )
+        return [(row[0], row[1]) for row in result.all()]
