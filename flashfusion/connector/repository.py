@@ -5,10 +5,10 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, update
 
 from flashfusion.kit.repository import Repository, TenantRepository
-from flashfusion.models import Member, OAuthState, PlatformConnection, Role, User
+from flashfusion.models import OAuthState, PlatformConnection
 
 
 class PlatformConnectionRepository(TenantRepository[PlatformConnection]):
@@ -126,21 +126,6 @@ class PlatformConnectionRepository(TenantRepository[PlatformConnection]):
             .values(status=status)
             .execution_options(synchronize_session=False)
         )
-
-    async def notice_recipients(self, organization_id: uuid.UUID) -> list[str]:
-        """Emails of the workspace's owner and admins (who can reconnect)."""
-        result = await self.session.execute(
-            select(User.email)
-            .join(Member, Member.user_id == User.id)
-            .where(
-                Member.organization_id == organization_id,
-                Member.role.in_([Role.owner, Role.admin]),
-                Member.deleted_at.is_(None),
-                User.deleted_at.is_(None),
-            )
-            .order_by(User.email)
-        )
-        return list(result.scalars().all())
 
 
 class OAuthStateRepository(Repository[OAuthState]):

@@ -20,7 +20,8 @@ from flashfusion.connector.repository import PlatformConnectionRepository
 from flashfusion.db import unit_of_work
 from flashfusion.email.sender import build_message, get_sender
 from flashfusion.jobs.registry import job
-from flashfusion.models import Organization, utc_now
+from flashfusion.member.repository import MemberRepository
+from flashfusion.models import Organization, Role, utc_now
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +62,10 @@ async def _send_problem_notice(connection_id: str) -> str:
         if connection is None or connection.problem_code is None:
             return "nothing to send (the problem is fixed)"
         organization = await session.get(Organization, connection.organization_id)
-        recipients = await repository.notice_recipients(connection.organization_id)
+        # Owners and admins: the roles that can reconnect.
+        recipients = await MemberRepository.from_session(session).emails_of_roles(
+            connection.organization_id, {Role.owner, Role.admin}
+        )
         body = notice_body(
             organization=organization.name if organization else "",
             connection=connection.name,

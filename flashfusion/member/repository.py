@@ -55,6 +55,23 @@ class MemberRepository(Repository[Member]):
         statement = self.statement_with_users(organization_ids).where(Member.id == member_id)
         return await self.get_one_or_none(statement)
 
+    async def emails_of_roles(
+        self, organization_id: uuid.UUID, roles: AbstractSet[Role]
+    ) -> list[str]:
+        """Emails of the workspace's current members with one of `roles`, sorted."""
+        result = await self.session.execute(
+            select(User.email)
+            .join(Member, Member.user_id == User.id)
+            .where(
+                Member.organization_id == organization_id,
+                Member.role.in_(list(roles)),
+                Member.deleted_at.is_(None),
+                User.deleted_at.is_(None),
+            )
+            .order_by(User.email)
+        )
+        return list(result.scalars().all())
+
     async def get_owner(self, organization_id: uuid.UUID) -> Member | None:
         statement = self.get_base_statement().where(
             Member.organization_id == organization_id, Member.role == Role.owner

@@ -172,16 +172,6 @@ def wait_for_line(process: Process, prefix: str, timeout: float = 120) -> str:
 def test_every_listing_published_exactly_once_through_faults_and_a_killed_worker(
     tmp_path: Path, twins: TwinsProcess, database_kind: str, request: pytest.FixtureRequest
 ) -> None:
-    if database_kind == "sqlite":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="worker on SQLite (flashfusion/db.py BEGIN IMMEDIATE + DBOS system "
-                "tables in the same file): ~1 s into the run every publish workflow stalls and "
-                "30 s later steps and the janitor fail with 'database is locked' (root cause "
-                "UNVERIFIED: a writer holding the file lock while waiting on the event loop)",
-            )
-        )
     started = time.monotonic()
     config = twins.config
     web_port = free_port()

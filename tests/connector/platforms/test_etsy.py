@@ -93,11 +93,17 @@ async def connect(http: httpx.AsyncClient, connector: EtsyConnector) -> TokenSet
 
 
 def context(
-    app: Any, tokens: TokenSet, *, account: dict[str, Any] | None = None
+    app: Any,
+    tokens: TokenSet,
+    *,
+    account: dict[str, Any] | None = None,
+    connection_id: uuid.UUID | None = None,
 ) -> tuple[ConnectionContext, Recording]:
+    """A context; give `connection_id` for a second context of the same connection (it then
+    shares that connection's rate-limit buckets, as two workers of one account do)."""
     recording = Recording(httpx.ASGITransport(app=app))
     client = httpx.AsyncClient(transport=recording, base_url=BASE)
-    connection_id = uuid.uuid4()
+    connection_id = connection_id or uuid.uuid4()
     credentials = {"access_token": tokens.access_token, **app_keys()}
     state = app.state.sandbox
     shop_id = state.shop_of(state.default_user_id)
@@ -729,8 +735,7 @@ async def test_a_create_in_another_context_looks_again(
     another worker (or a retry in a new context) may have created the listing since."""
     fresh = payload("ff-0003")
     assert await connector.find_listing(ctx, fresh) is None
-    other, _ = context(app, await connect(http, connector))
-    other.connection_id = ctx.connection_id
+    other, _ = context(app, await connect(http, connector), connection_id=ctx.connection_id)
     made = await connector.create_listing(other, fresh)
     again = await connector.create_listing(ctx, fresh)
     assert again.remote_id == made.remote_id
