@@ -182,6 +182,10 @@ class PublishPayload:
     images: list[ImagePayload]
     # Platform settings chosen for this listing: Printify blueprint_id / print_provider_id,
     # Etsy taxonomy_id / shipping_profile_id / readiness_state_id / who_made / when_made, ...
+    # Set by publishing, not part of the payload hash: `remote_id_hint` (the item publishing
+    # recorded for this listing) and `create_sent_at` (epoch seconds of the first create sent
+    # for this listing while its id was unknown; absent when none was ever sent, so an item
+    # without our marker can be ours only when this is set: a create whose answer was lost).
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -250,6 +254,14 @@ class ConnectionContext:
     # request(method, path_or_url, *, group="default", **httpx kwargs) -> httpx.Response.
     # Raises ConnectorError subclasses; returns only 2xx/3xx responses.
     request: Callable[..., Awaitable[httpx.Response]]
+    # Set by publishing: records a new item's id in the ledger (its own commit). None elsewhere.
+    on_created: Callable[[str], Awaitable[None]] | None = None
+
+    async def created(self, remote_id: str) -> None:
+        """Call the moment the platform returns a new item's id, before finishing the item:
+        a crash or a lost answer after this resumes that item instead of creating another."""
+        if self.on_created is not None:
+            await self.on_created(remote_id)
 
 
 class PlatformConnector(ABC):

@@ -101,8 +101,10 @@ def launch(settings: Settings | None = None) -> None:
         DBOS.register_queue(name, on_conflict="always_update", **options)
     from flashfusion.connector.tasks import install_schedules as install_connection_schedules
     from flashfusion.order.tasks import install_schedules as install_order_schedules
+    from flashfusion.publishing.tasks import install_schedules as install_publishing_schedules
 
     install_order_schedules()
+    install_publishing_schedules()
     install_connection_schedules()
     _launched = True
 

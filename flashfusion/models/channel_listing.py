@@ -59,3 +59,7 @@ class ChannelListing(RecordModel):
     # None when the platform matches.
     drift: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     checked_at: Mapped[datetime | None] = mapped_column(nullable=True, default=None)
+    # When a create was first sent for this listing while its remote id was unknown: only
+    # then can an item without our marker on the platform be ours (a create whose answer was
+    # lost). Connectors get it as payload option `create_sent_at`.
+    create_sent_at: Mapped[datetime | None] = mapped_column(nullable=True, default=None)

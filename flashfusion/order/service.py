@@ -26,6 +26,7 @@ from flashfusion.authz.service import authz
 from flashfusion.authz.types import AccessibleOrganizationID
 from flashfusion.connector import registry
 from flashfusion.connector.base import Capability, RemoteLineItem, RemoteOrder, WebhookEvent
+from flashfusion.connector.service import connection as connection_service
 from flashfusion.exceptions import ResourceNotFound, UnprocessableEntity
 from flashfusion.jobs.enqueue import enqueue
 from flashfusion.kit.pagination import PaginationParams
@@ -360,20 +361,12 @@ class OrderService:
         Needs `publishing:manage` (editors and up): it changes no connection settings (so not
         the admins' `connections:manage`), but it spends the account's platform quota, which a
         read-only `orders:read` should not be able to do."""
-        ids = await authz.get_accessible_org_ids(session, auth_subject)
-        connection = await OrderConnectionRepository.from_session(session).get_for_organizations(
-            connection_id, ids
-        )
-        if connection is None:
-            raise ResourceNotFound("Connection")
-        await authz.require(
+        connection = await connection_service.get(
             session,
             auth_subject,
-            connection.organization_id,
-            Permission.publishing_manage,
+            connection_id,
+            permission=Permission.publishing_manage,
             action="orders.sync",
-            target_type="platform_connection",
-            target_id=connection.id,
         )
         try:
             connector = registry.get_connector(connection.platform)

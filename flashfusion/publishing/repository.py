@@ -21,7 +21,7 @@ from flashfusion.models import (
     utc_now,
 )
 from flashfusion.models.channel_listing import ChannelListing, ListingState
-from flashfusion.models.platform_connection import PlatformConnection
+from flashfusion.models.platform_connection import ConnectionStatus, PlatformConnection
 from flashfusion.models.publish_intent import IntentAction, IntentState, PublishIntent
 
 
@@ -373,3 +373,28 @@ class PublishSourceRepository:
             .order_by(RenderFile.kind, RenderFile.label, RenderFile.id)
         )
         return [(row[0], row[1]) for row in result.all()]
+
+    async def connections_with_published(self) -> Sequence[PlatformConnection]:
+        """Every active connection, of any workspace, holding at least one published listing
+        with a remote id (what `ChannelListingRepository.published_on` checks), in id order:
+        the scheduled drift check's fan-out (a worker's read, no subject)."""
+        has_published = (
+            select(ChannelListing.id)
+            .where(
+                ChannelListing.connection_id == PlatformConnection.id,
+                ChannelListing.state == ListingState.published.value,
+                ChannelListing.remote_id.is_not(None),
+                ChannelListing.deleted_at.is_(None),
+            )
+            .exists()
+        )
+        result = await self.session.execute(
+            select(PlatformConnection)
+            .where(
+                PlatformConnection.status == ConnectionStatus.active,
+                PlatformConnection.deleted_at.is_(None),
+                has_published,
+            )
+            .order_by(PlatformConnection.id)
+        )
+        return list(result.scalars())

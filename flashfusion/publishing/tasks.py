@@ -41,6 +41,7 @@ from flashfusion.connector.base import (
     RetryableConnectorError,
 )
 from flashfusion.db import unit_of_work
+from flashfusion.jobs.enqueue import enqueue
 from flashfusion.jobs.registry import job
 from flashfusion.models import Product, utc_now
 from flashfusion.models.channel_listing import ChannelListing, ListingState
@@ -71,9 +72,13 @@ from flashfusion.publishing.state import (
 
 log = structlog.get_logger(__name__)
 
-# FlashFusion defaults (not platform figures): 8 attempts, waiting 2 s, 4 s, … capped at
-# 10 minutes between them (or the platform's Retry-After when it asks for longer).
-MAX_ATTEMPTS = 8
+# FlashFusion defaults (not platform figures): 14 failed tries, waiting 2 s, 4 s, … capped at
+# 10 minutes between them (or the platform's Retry-After when it asks for longer), so about
+# an hour of trying before the creator is asked to retry. Waiting for quota (a 429, an open
+# circuit) is not a failed try: up to MAX_QUOTA_WAITS of those, each as long as asked.
+MAX_ATTEMPTS = 14
+MAX_QUOTA_WAITS = 100
+QUOTA_CODES = frozenset({"rate_limited", "circuit_open"})
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 600.0
 # How long to wait for Printify's `product:publish:started` before asking Printify instead
@@ -221,16 +226,44 @@ class Work:
 async def _store_remote(intent_id: uuid.UUID, remote: RemoteListing) -> None:
     """Record the platform's id at once, in a commit of its own: a crash after this point
     finds the item by this id instead of creating another."""
+    await _store_remote_id(intent_id, remote.remote_id, remote.url)
+
+
+async def _store_remote_id(intent_id: uuid.UUID, remote_id: str, url: str | None = None) -> None:
     async with unit_of_work() as session:
         intent = await PublishIntentRepository.from_session(session).lock(intent_id)
         if intent is None:
             return
-        intent.remote_id = remote.remote_id
+        intent.remote_id = remote_id
         listing = await ChannelListingRepository.from_session(session).lock(intent.listing_id)
         if listing is not None:
-            listing.remote_id = remote.remote_id
-            if remote.url:
-                listing.remote_url = remote.url
+            listing.remote_id = remote_id
+            if url:
+                listing.remote_url = url
+
+
+def _recorder(intent_id: uuid.UUID) -> Any:
+    """The connection context's `on_created`: a new item's id, stored before it is finished."""
+
+    async def record(remote_id: str) -> None:
+        await _store_remote_id(intent_id, remote_id)
+
+    return record
+
+
+async def _mark_create_sent(listing_id: uuid.UUID) -> None:
+    """Note, in a commit of its own and before the platform is asked, that a create is being
+    sent for this listing (the first time only): find-before-create may then count an
+    unmarked item made since as ours, should the create's answer be lost."""
+    async with unit_of_work() as session:
+        listing = await ChannelListingRepository.from_session(session).lock(listing_id)
+        if listing is not None and listing.create_sent_at is None:
+            listing.create_sent_at = utc_now()
+
+
+def _retry(error: RetryableConnectorError, connection: PlatformConnection) -> Outcome:
+    """A retryable failure, with the connection's time scale for the backoff."""
+    return _error("retry", error, time_scale=time_scale(connection))
 
 
 async def _record_auth_failure(connection_id: uuid.UUID, error: ConnectorAuthError) -> None:
@@ -312,6 +345,8 @@ async def _opened(
                         # Not part of the payload hash: lets find-before-create check the
                         # known item with one read instead of scanning the shop.
                         payload.options["remote_id_hint"] = listing.remote_id
+                    if listing.create_sent_at is not None:
+                        payload.options["create_sent_at"] = listing.create_sent_at.timestamp()
                 except PayloadIncomplete as e:
                     yield {
                         "status": "failed",
@@ -338,13 +373,14 @@ async def _opened(
             except ConnectorAuthError as e:
                 auth_error: ConnectorAuthError | None = e
             except RetryableConnectorError as e:
-                yield _error("retry", e)
+                yield _retry(e, connection)
                 return
             except ConnectorError as e:
                 yield _error("failed", e)
                 return
             else:
                 auth_error = None
+                ctx.on_created = _recorder(intent.id)
         if auth_error is not None:
             await _record_auth_failure(connection.id, auth_error)
             yield _auth(work, auth_error)
@@ -388,6 +424,7 @@ async def _act(work: Work, ctx: ConnectionContext) -> Outcome:
         if remote is None:
             remote = await connector.find_listing(ctx, work.payload)
         if remote is None:
+            await _mark_create_sent(work.listing_id)
             remote = await connector.create_listing(ctx, work.payload)
             await _store_remote(work.intent_id, remote)
         else:
@@ -420,7 +457,7 @@ async def attempt(intent_id: str) -> Outcome:
             await _record_auth_failure(work.connection.id, e)
             return _auth(work, e)
         except RetryableConnectorError as e:
-            return _error("retry", e)
+            return _retry(e, work.connection)
         except ConnectorError as e:
             return _error("failed", e)
         except NotImplementedError:
@@ -451,7 +488,7 @@ async def confirm_pending(intent_id: str) -> Outcome:
             await _record_auth_failure(work.connection.id, e)
             return _auth(work, e)
         except RetryableConnectorError as e:
-            return _error("retry", e)
+            return _retry(e, work.connection)
         except ConnectorError as e:
             return _error("failed", e)
         if remote is None:
@@ -566,7 +603,7 @@ async def complete(intent_id: str, external_id: str, handle: str) -> Outcome:
             await _record_auth_failure(work.connection.id, e)
             return _auth(work, e)
         except RetryableConnectorError as e:
-            return _error("retry", e)
+            return _retry(e, work.connection)
         except ConnectorError as e:
             return _error("failed", e)
         return {"status": "done", "remote_id": work.remote_id, "url": handle}
@@ -660,12 +697,23 @@ async def attempts(intent_id: str, clock: Clock, step: Any = None) -> Outcome:
     outlasts MAX_ATTEMPTS fails with the platform's advice."""
     step = step or attempt
     outcome: Outcome = {}
-    for number in range(1, MAX_ATTEMPTS + 1):
+    failed = quota_waits = 0
+    while True:
         outcome = await step(intent_id)
         if outcome.get("status") != "retry":
             return outcome
-        if number < MAX_ATTEMPTS:
-            await clock.sleep(max(float(outcome.get("retry_after") or 0.0), backoff(number)))
+        scale = max(1.0, float(outcome.get("time_scale") or 1.0))
+        asked = float(outcome.get("retry_after") or 0.0)
+        if outcome.get("code") in QUOTA_CODES and quota_waits < MAX_QUOTA_WAITS:
+            # Waiting for quota is not a failed try. Retry-After is already on the
+            # platform's (scaled) clock; without one, the first backoff step.
+            quota_waits += 1
+            await clock.sleep(max(asked, backoff(1) / scale))
+            continue
+        failed += 1
+        if failed >= MAX_ATTEMPTS:
+            break
+        await clock.sleep(max(asked, backoff(failed) / scale))
     return {
         **outcome,
         "status": "failed",
@@ -813,3 +861,58 @@ async def drift_step(connection_id: str) -> int:
 async def check_drift(connection_id: str) -> int:
     """Compare every published listing of a connection with the platform; how many drifted."""
     return await drift_step(connection_id)
+
+
+# --- the scheduled drift check -------------------------------------------------------------------
+# As `orders.sync_all` (flashfusion/order/tasks.py): a DBOS schedule, installed by
+# `flashfusion.jobs.engine.launch`, whose tick enqueues one `publishing.check_drift` job per
+# active connection with published listings.
+
+DRIFT_SCHEDULE = "publishing.check_drift_all"
+# FlashFusion default (not a platform figure): hourly, on the hour. Deletions usually arrive
+# sooner by webhook (`handle_event`); the check catches edits made on the platform itself.
+DRIFT_EVERY = "0 * * * *"
+
+
+async def enqueue_drift_checks() -> int:
+    """A drift check for every active connection with published listings; how many."""
+    async with unit_of_work() as session:
+        connections = await PublishSourceRepository.from_session(
+            session
+        ).connections_with_published()
+        for connection in connections:
+            await enqueue(
+                session,
+                DRIFT_JOB,
+                str(connection.id),
+                organization_id=connection.organization_id,
+                summary=f"Check listings on {connection.name}",
+            )
+    return len(connections)
+
+
+@DBOS.step(name="publishing.enqueue_drift_checks")
+async def enqueue_drift_checks_step() -> int:
+    return await enqueue_drift_checks()
+
+
+@DBOS.workflow(name=DRIFT_SCHEDULE)
+async def check_drift_all(scheduled_at: Any, context: Any) -> None:
+    """The scheduled tick (`scheduled_at`: the tick's datetime): one drift check per
+    connection with published listings."""
+    count = await enqueue_drift_checks_step()
+    log.info(DRIFT_SCHEDULE, scheduled_at=scheduled_at.isoformat(), connections=count)
+
+
+def install_schedules() -> None:
+    """Create (or replace) the drift-check schedule; call after DBOS.launch()."""
+    DBOS.apply_schedules(
+        [
+            {
+                "schedule_name": DRIFT_SCHEDULE,
+                "workflow_fn": check_drift_all,
+                "schedule": DRIFT_EVERY,
+                "queue_name": "sync",
+            }
+        ]
+    )

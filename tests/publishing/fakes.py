@@ -72,6 +72,10 @@ class FakePlatform:
     fail: dict[str, list[ConnectorError]] = field(default_factory=dict)
     # Creates that commit the item and then time out (the caller never hears back).
     commit_then_timeout: int = 0
+    # Options each find_listing was given, and whether creates report their id at once
+    # (ctx.created) the way the Etsy and Printify connectors do.
+    find_options: list[dict[str, Any]] = field(default_factory=list)
+    report_created: bool = False
     completed: list[tuple[str, str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     ids: Any = field(default_factory=lambda: itertools.count(1001))
@@ -140,6 +144,7 @@ class FakeConnector(PlatformConnector):
         self, ctx: ConnectionContext, payload: PublishPayload
     ) -> RemoteListing | None:
         self.platform.check("find")
+        self.platform.find_options.append(dict(payload.options))
         skus = {v.sku for v in payload.variants}
         for item in self.platform.live(self.name):
             if item.external_id == payload.external_id or skus & set(item.skus):
@@ -156,6 +161,8 @@ class FakeConnector(PlatformConnector):
             item.state, item.pending, item.url = "publishing", True, None
         self.platform.items[remote_id] = item
         self.platform.created[self.name] += 1
+        if self.platform.report_created:
+            await ctx.created(remote_id)
         if self.platform.commit_then_timeout > 0:
             self.platform.commit_then_timeout -= 1
             raise TIMEOUT

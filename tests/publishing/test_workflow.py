@@ -27,6 +27,7 @@ from flashfusion.models import (
     Role,
     SafeguardReport,
 )
+from flashfusion.models.base import utc_now
 from flashfusion.publishing import tasks
 from flashfusion.publishing.service import PUBLISH_STARTED_TOPIC, publishing
 from flashfusion.publishing.state import IllegalTransition, move_intent, move_listing
@@ -209,10 +210,10 @@ async def test_retryable_failures_back_off_then_fail_with_the_fix(
 ) -> None:
     product = await publishable(session, tenant.organization)
     etsy = await create_connection(session, tenant.organization.id)
-    busy = RetryableConnectorError(
-        "rate_limited", "The platform asked FlashFusion to slow down.", retry_after=30.0
+    down = RetryableConnectorError(
+        "server_error", "The platform is having trouble; try again later.", retry_after=30.0
     )
-    world.platform.fail["find"] = [busy] * 8
+    world.platform.fail["find"] = [down] * 14
     await publishing.publish(
         session, owner(tenant), product_ids=[product.id], connection_ids=[etsy.id]
     )
@@ -220,16 +221,16 @@ async def test_retryable_failures_back_off_then_fail_with_the_fix(
     clock = FakeClock()
     assert await run_jobs(session, clock) == ["failed"]
 
-    # max(Retry-After 30 s, backoff 2, 4, 8, … s), seven waits between eight attempts.
-    assert clock.sleeps == [30.0, 30.0, 30.0, 30.0, 32.0, 64.0, 128.0]
+    # max(Retry-After 30 s, backoff 2, 4, 8, … s capped at 600), 13 waits between 14 tries.
+    assert clock.sleeps == [30.0] * 4 + [32.0, 64.0, 128.0, 256.0, 512.0] + [600.0] * 4
     listing = await listing_of(session, product.id, etsy.id)
     assert (listing.state, listing.error_code, listing.error_kind) == (
         ListingState.failed,
-        "rate_limited",
+        "server_error",
         "retryable",
     )
     assert listing.error_action == (
-        "The platform asked FlashFusion to slow down. FlashFusion tried 8 times; retry later."
+        "The platform is having trouble; try again later. FlashFusion tried 14 times; retry later."
     )
     assert world.platform.created["etsy"] == 0
 
@@ -248,6 +249,63 @@ async def test_retryable_failures_back_off_then_fail_with_the_fix(
         1,
     )
     assert world.platform.created["etsy"] == 1
+
+
+@pytest.mark.parametrize("reported", [False, True])
+async def test_a_lost_create_answer_is_resumed_from_what_was_recorded(
+    session: AsyncSession, tenant: Tenant, world: World, fake_checks: FakeChecks, reported: bool
+) -> None:
+    product = await publishable(session, tenant.organization)
+    etsy = await create_connection(session, tenant.organization.id)
+    world.platform.commit_then_timeout = 1
+    world.platform.report_created = reported
+    before = utc_now()
+    await publishing.publish(
+        session, owner(tenant), product_ids=[product.id], connection_ids=[etsy.id]
+    )
+    assert await run_jobs(session, FakeClock()) == ["succeeded"]
+    listing = await listing_of(session, product.id, etsy.id)
+    assert listing.create_sent_at is not None
+    assert before <= listing.create_sent_at <= utc_now()
+    assert world.platform.created["etsy"] == 1
+    if reported:
+        # The id came with ctx.created before the answer was lost: the retry reads that item.
+        assert world.platform.calls == ["find", "create", "get", "update"]
+        assert world.platform.find_options == [{}]
+    else:
+        # No id: the retry looks again, told when the lost create was sent.
+        assert world.platform.calls == ["find", "create", "find", "update"]
+        assert [o.get("create_sent_at") for o in world.platform.find_options] == [
+            None,
+            listing.create_sent_at.timestamp(),
+        ]
+
+
+async def test_waiting_for_quota_is_not_a_failed_try(
+    session: AsyncSession, tenant: Tenant, world: World, fake_checks: FakeChecks
+) -> None:
+    product = await publishable(session, tenant.organization)
+    etsy = await create_connection(session, tenant.organization.id)
+    busy = RetryableConnectorError(
+        "rate_limited", "The platform asked FlashFusion to slow down.", retry_after=3.0
+    )
+    down = RetryableConnectorError("server_error", "The platform is having trouble.")
+    # 20 quota waits and 13 failed tries: one short of giving up, so it publishes.
+    world.platform.fail["find"] = [busy] * 20 + [down] * 13
+    await publishing.publish(
+        session, owner(tenant), product_ids=[product.id], connection_ids=[etsy.id]
+    )
+
+    clock = FakeClock()
+    assert await run_jobs(session, clock) == ["succeeded"]
+    # Retry-After as asked for each 429; the failed tries back off 2, 4, … s on their own.
+    assert (
+        clock.sleeps
+        == [3.0] * 20 + [2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0] + [600.0] * 4
+    )
+    assert world.platform.created["etsy"] == 1
+    [intent] = await intents_of(session, (await listing_of(session, product.id, etsy.id)).id)
+    assert intent.attempts == 34
 
 
 async def test_a_refusal_fails_with_the_platforms_reason_and_fix(

@@ -387,17 +387,71 @@ async def test_resume_after_commit_then_timeout(
 ) -> None:
     state.faults.operations = {operation}
     state.faults.commit_then_timeout = 1
+    sent_at = datetime.now(UTC).timestamp()  # what publishing records before the create
     with pytest.raises(RetryableConnectorError) as caught:
         await connector.create_listing(ctx, payload())
     assert caught.value.code == "timeout"
     assert state.errors["timeout_after_commit"] == 1
-    assert await connector.find_listing(ctx, payload()) is None or operation == "updateListing"
-    remote = await connector.create_listing(ctx, payload())
+    retry = payload(create_sent_at=sent_at)
+    assert await connector.find_listing(ctx, retry) is None or operation == "updateListing"
+    remote = await connector.create_listing(ctx, retry)
     assert remote.state == "active"
     assert state.created["listing"] == 1
     assert state.created["image"] == 2
     assert len(state.listings) == 1
     assert state.duplicates() == {}
+
+
+async def test_a_same_title_draft_is_never_taken_without_a_lost_create(
+    ctx: ConnectionContext, connector: EtsyConnector, state: EtsySandboxState
+) -> None:
+    # Another product with the same title is half-way through its create: a draft, no SKUs.
+    state.faults.operations = {"updateListingInventory"}
+    state.faults.drop_connection = 1
+    with pytest.raises(RetryableConnectorError):
+        await connector.create_listing(ctx, payload("ff-0001"))
+    [theirs] = state.listings
+    assert state.listings[theirs]["state"] == "draft"
+    # This product never sent a create: the draft is not its.
+    assert await connector.find_listing(ctx, payload("ff-0002")) is None
+    mine = await connector.create_listing(ctx, payload("ff-0002"))
+    assert int(mine.remote_id) != theirs
+    assert mine.skus == ["ff-0002-black-s", "ff-0002-black-m"]
+    # Nor is it when this product's own create was sent after that draft was made.
+    later = datetime.now(UTC).timestamp() + 3600
+    assert await connector.find_listing(ctx, payload("ff-0003", create_sent_at=later)) is None
+    assert state.listings[theirs]["state"] == "draft"
+    assert state.created["listing"] == 2
+
+
+async def test_a_new_drafts_id_is_reported_before_it_is_finished(
+    ctx: ConnectionContext, connector: EtsyConnector, state: EtsySandboxState
+) -> None:
+    recorded: list[str] = []
+
+    async def record(remote_id: str) -> None:
+        recorded.append(remote_id)
+
+    ctx.on_created = record
+    state.faults.operations = {"updateListingInventory"}
+    state.faults.drop_connection = 1
+    with pytest.raises(RetryableConnectorError):
+        await connector.create_listing(ctx, payload())
+    [draft_id] = state.listings
+    assert recorded == [str(draft_id)]
+    # The next try starts from that id (publishing's hint): one read, no scan of the shop,
+    # and the draft gets this version's content before it goes live.
+    state.listings[draft_id]["title"] = "Stale title"
+    state.requests.clear()
+    remote = await connector.create_listing(ctx, payload(remote_id_hint=str(draft_id)))
+    assert (remote.remote_id, remote.state, remote.title) == (
+        str(draft_id),
+        "active",
+        "Cat astronaut tee",
+    )
+    assert state.requests["getListingsByShop"] == 0
+    assert recorded == [str(draft_id)]
+    assert state.created["listing"] == 1
 
 
 async def test_dropped_connection_is_retryable_and_then_completes(

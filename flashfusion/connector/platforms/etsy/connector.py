@@ -8,8 +8,11 @@ listing: Etsy has no SKU filter on any listing endpoint (the spec has none). `fi
 first checks the listing publishing already knows (`options["remote_id_hint"]`: two calls);
 else it pages through the shop's drafts, then active, then inactive listings (where an item of
 ours can be without a known id), newest first, reading each one's SKUs and stopping at the
-first of ours. A draft left by a crash before its inventory was set has no SKU; it is
-recognised by its exact title among the shop's SKU-less drafts. The create that follows a
+first of ours. A new draft's id is reported to publishing the moment Etsy returns it
+(`ctx.created`), so a crash before its inventory was set resumes it by that id. A draft whose
+create answer was lost has no SKU and no known id: it is taken as ours only when publishing says
+a create of this listing was sent (`options["create_sent_at"]`), by its exact title, among the
+SKU-less drafts created since then; never by title alone. The create that follows a
 find in the same context reuses its answer instead of paging again. Every step is idempotent
 (inventory is a full replace, images are counted before uploading, activation is a state), so
 an interrupted create is resumed, never repeated.
@@ -105,6 +108,20 @@ ACTION_APP_KEYS = (
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+# How far Etsy's clock may be behind ours when a lost create's draft is matched by its
+# created_timestamp (FlashFusion default, not an Etsy figure).
+CLOCK_SKEW_SECONDS = 300
+
+
+def _orphans_since(payload: PublishPayload) -> int | None:
+    """The earliest created_timestamp a draft from this listing's lost create can have; None
+    when no create was ever sent for it (then no SKU-less draft is ours)."""
+    sent = payload.options.get("create_sent_at")
+    if sent is None:
+        return None
+    return int(float(sent)) - CLOCK_SKEW_SECONDS
 
 
 class EtsyConnector(PlatformConnector):
@@ -471,13 +488,17 @@ class EtsyConnector(PlatformConnector):
     async def _find(self, ctx: ConnectionContext, payload: PublishPayload) -> Listing | None:
         """Ours on Etsy: the listing publishing already knows (`remote_id_hint`), else a
         listing with one of our SKUs among the states an item of ours can be in, newest first,
-        stopping at the first one found; else a SKU-less draft of our exact title."""
+        stopping at the first one found; else, only when a create of this listing was sent
+        and its answer lost (`create_sent_at`), a SKU-less draft of our exact title created
+        since then. Title alone never makes a draft ours: another product with the same
+        title, publishing at the same moment, has drafts like that too."""
         skus = {v.sku for v in payload.variants}
         hinted = await self._hinted(ctx, payload, skus)
         if hinted is not None:
             return hinted
         title = mapper.clean_title(payload.title)
         shop_id = self._shop_id(ctx)
+        orphans_since = _orphans_since(payload)
         orphan: Listing | None = None
         for state in FIND_STATES:
             offset = 0
@@ -502,7 +523,14 @@ class EtsyConnector(PlatformConnector):
                     found = listing.all_skus()
                     if found & skus:
                         return listing
-                    if state == "draft" and not found and listing.title == title and orphan is None:
+                    if (
+                        orphan is None
+                        and orphans_since is not None
+                        and state == "draft"
+                        and not found
+                        and listing.title == title
+                        and (listing.created_timestamp or 0) >= orphans_since
+                    ):
                         orphan = listing
                 offset += len(page.results)
                 if not page.results or offset >= page.count:
@@ -534,7 +562,12 @@ class EtsyConnector(PlatformConnector):
             if e.code in ("etsy.not_found", "etsy.forbidden"):
                 return None  # deleted, or another shop's: look for ours the long way
             raise
-        return listing if listing.all_skus() & skus else None
+        found = listing.all_skus()
+        if found & skus:
+            return listing
+        # A draft publishing recorded from our create's answer (ctx.created) before its
+        # inventory (and so its SKUs) was set.
+        return listing if listing.state == "draft" and not found else None
 
     async def find_listing(
         self, ctx: ConnectionContext, payload: PublishPayload
@@ -584,8 +617,17 @@ class EtsyConnector(PlatformConnector):
                 group="publish",
             )
             listing_id = int(response.json()["listing_id"])
+            await ctx.created(str(listing_id))
         else:
             listing_id = found.listing_id
+            if not found.all_skus():
+                # A draft of ours whose create answer was lost: give it this version's
+                # content, whatever the interrupted create sent.
+                await ctx.request(
+                    "PATCH",
+                    f"{API}/shops/{shop_id}/listings/{listing_id}",
+                    data=mapper.content_form(payload),
+                )
         await ctx.request("PUT", f"{API}/listings/{listing_id}/inventory", json=inventory)
         await self._upload_missing(ctx, shop_id, listing_id, photos)
         response = await ctx.request(

@@ -81,6 +81,7 @@ class Listing(EtsyModel):
     quantity: int | None = None
     price: Money | None = None
     skus: list[str] = Field(default_factory=list)
+    created_timestamp: int | None = None
     inventory: ListingInventory | None = None
 
     def all_skus(self) -> set[str]:

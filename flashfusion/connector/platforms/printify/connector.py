@@ -380,6 +380,7 @@ class PrintifyConnector(PlatformConnector):
             )
             data = await self._get(ctx, "POST", f"/v1/shops/{shop}/products.json", json=body)
             product = self._parse(Product, data)
+            await ctx.created(product.id)
         await self._publish(ctx, shop, product.id)
         listing = mapper.remote_listing(product)
         listing.state, listing.pending = "publishing", True
