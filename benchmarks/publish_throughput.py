@@ -25,7 +25,7 @@ connector's operation groups (Printify: `products.publish` -> "publish", `catalo
 "catalog", the rest "default"; Etsy: every API call, the OAuth pages excluded as the twin does).
 For each limit, `flashfusion.connector.ratelimit.estimate_seconds` gives the shortest time those
 calls can take inside it with sliding windows starting empty (the k-th call may go at
-floor((k - 1) / limit) windows; windows include the limiter's safety margin of 2 % + 20 ms).
+floor((k - 1) / limit) windows; windows include the limiter's safety margin of 2 % + 100 ms).
 The limit with the longest time binds for its platform; connections run in parallel, so the
 run's allowed time is the longest over platforms, and
 

@@ -32,6 +32,7 @@ from flashfusion.jobs import engine as job_engine
 from flashfusion.jobs import janitor
 from flashfusion.kit.routing import operation_id
 from flashfusion.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from flashfusion.public_file.endpoints import router as public_file_router
 from flashfusion.sandbox import runtime as sandbox_runtime
 from flashfusion.web import router as web_router
 from flashfusion.web.errors import LoginRequired, is_web_request, render_web_error
@@ -174,6 +175,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
     # Inbound platform webhooks: signed, not session-authenticated, so outside the web router
     # (which checks CSRF) and outside /api/v1.
     app.include_router(webhook_router)
+    # Signed render-file URLs platforms download print files from (Printful): no session.
+    app.include_router(public_file_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Sandbox mode: the in-process Etsy twin's OAuth consent page, which the browser must reach

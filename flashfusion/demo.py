@@ -12,10 +12,16 @@ duration and where to look in the web UI; `--json` prints the step timings as JS
 (the benchmark reads `first_published_seconds`: the time from start to the first product live
 on a channel).
 
+The order serves the first product's publish: the executor launches in a thread while the
+workspace and the first product (the only render queued) are made, its copy is written and
+screened and the connections are set up while it renders; it is queued the moment its files
+exist, and only then are the other products made, so they render while it publishes; they are
+written, screened and published after it.
+
 Everything runs in this one process: the twins are the in-process sandbox apps of
-`flashfusion.sandbox.runtime` and deliver their webhooks straight into the FlashFusion app
-(`runtime.set_webhook_target`), which stores them and enqueues their processing like any
-webhook from the internet.
+`flashfusion.sandbox.runtime` and deliver their webhooks straight into FlashFusion's webhook
+endpoint (`runtime.set_webhook_target`, `webhook_receiver`), which stores them and enqueues
+their processing like any webhook from the internet.
 """
 
 import asyncio
@@ -75,6 +81,7 @@ class Step:
     detail: str
     look: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    ended: float = 0.0  # seconds since the tour's start, when the step finished
 
 
 @dataclass
@@ -117,6 +124,7 @@ class Tour:
                 {
                     "name": s.name,
                     "seconds": round(s.seconds, 3),
+                    "ended_seconds": round(s.ended, 3),
                     "detail": s.detail,
                     "look": s.look,
                     **({"data": s.data} if s.data else {}),
@@ -157,6 +165,7 @@ class _Reporter:
         except Exception as e:  # noqa: BLE001 - the operator gets the step and the fix
             raise DemoFailed(name, f"{type(e).__name__}: {e}", what_to_do) from e
         record.seconds = time.perf_counter() - started
+        record.ended = self.tour.elapsed()
         self.tour.steps.append(record)
         self.console.print(
             f"[green]✓[/] [bold]{name}[/] [dim]({record.seconds:.2f} s)[/] {record.detail}",
@@ -176,7 +185,13 @@ def _migrate(console: Console) -> str:
     from flashfusion.jobs import engine
 
     settings = get_settings()
-    current = migrate.current_revision_sync(settings)
+    # A fresh home has no database file yet, so no revision: skip opening one to ask.
+    fresh = (
+        settings.is_sqlite
+        and not settings.DATABASE_URL
+        and not (settings.home / "flashfusion.db").exists()
+    )
+    current = None if fresh else migrate.current_revision_sync(settings)
     head = migrate.head_revision()
     if current == head:
         engine.migrate(settings)
@@ -212,6 +227,26 @@ def webhook_app() -> Any:
     path = "/webhooks/{platform}/{connection_id}"
     if not any(getattr(route, "path", None) == path for route in application.routes):
         application.include_router(webhooks_router)
+    return application
+
+
+def webhook_receiver() -> Any:
+    """The part of the FlashFusion app that the twins post to: its `/webhooks` endpoint (the
+    same router, behind the same request-context and security-header middleware as in
+    `create_app`). The tour calls nothing else of the app, and the web UI and the public API,
+    which `webhook_app` also builds, are most of the app's start-up time (some 1.5-3 s of
+    imports and routes here), spent while the first product renders."""
+    from fastapi import FastAPI
+
+    from flashfusion.config import get_settings
+    from flashfusion.external_event.endpoints import router as webhooks_router
+    from flashfusion.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+
+    settings = get_settings()
+    application = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    application.add_middleware(SecurityHeadersMiddleware, settings=settings)
+    application.add_middleware(RequestContextMiddleware, settings=settings)
+    application.include_router(webhooks_router)
     return application
 
 
@@ -283,6 +318,41 @@ async def _tour(
     products: dict[str, list[str]],
     timeout: float,
 ) -> None:
+    """The tour; the job executor it launches is stopped by the caller, after the launch
+    itself has finished (even when a step failed before waiting for it)."""
+    launching: list[asyncio.Future[None]] = []
+    try:
+        await _steps(
+            tour,
+            reporter,
+            launching,
+            idea=idea,
+            preset=preset,
+            products=products,
+            timeout=timeout,
+        )
+    finally:
+        if launching and not launching[0].done():
+            # A step failed while the executor was still launching: let the launch finish so
+            # that the caller's shutdown stops a started executor, not a half-started one.
+            with contextlib.suppress(Exception):
+                await launching[0]
+
+
+async def _steps(
+    tour: Tour,
+    reporter: _Reporter,
+    launching: list[asyncio.Future[None]],
+    *,
+    idea: str,
+    preset: str,
+    products: dict[str, list[str]],
+    timeout: float,
+) -> None:
+    """The steps, ordered for the first product's publish: it is made, rendered, written,
+    screened and published first, with nothing that its publish does not need in its way (the
+    connections and the webhook receiver are set up while it renders); the other products are
+    made once it is queued, so they render while it publishes."""
     from flashfusion.audit.service import audit as audit_service
     from flashfusion.auth.models import AuthSubject
     from flashfusion.config import get_settings
@@ -305,6 +375,8 @@ async def _tour(
 
     console = reporter.console
     settings = get_settings()
+    if not products:
+        raise DemoFailed("Design and products created", "no product types", "Name one.")
 
     with reporter.step(
         "Job executor starting",
@@ -313,10 +385,11 @@ async def _tour(
     ) as step:
         register_tasks()
         await janitor.register("demo")
-        # The executor starts (a few seconds) while the workspace and products are made: the
-        # jobs they enqueue wait in their queues until it runs.
-        launching = asyncio.create_task(asyncio.to_thread(engine.launch, settings))
-        runtime.set_webhook_target(webhook_app())
+        # The executor starts (a second or two, then its queues are polled) in a thread from
+        # now on, while the workspace and the first product are made: the jobs they enqueue
+        # wait in their queues until it runs. run_in_executor submits the launch at once (a
+        # task made with asyncio.to_thread would start only at the loop's next turn).
+        launching.append(asyncio.get_running_loop().run_in_executor(None, engine.launch, settings))
         step.detail = f"in this process, as executor {settings.WORKER_ID!r}"
 
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
@@ -342,31 +415,39 @@ async def _tour(
         return session.get(User, user_id)
 
     product_ids: list[uuid.UUID] = []
-    with reporter.step(
-        "Design and products created",
-        "Choose another --idea (1-200 characters) or --preset (see `flashfusion studio presets`).",
-    ) as step:
+    kinds = list(products)
+    design_id: uuid.UUID | None = None
+
+    async def make_products(keys: list[str]) -> None:
+        """Create the products of `keys` (and the design, the first time), each with its render
+        queued, in one unit of work; their ids go to `product_ids` in order."""
+        nonlocal design_id
         async with unit_of_work() as session:
             owner = await as_owner(session)
             assert owner is not None
             who = AuthSubject(owner)
-            design, version = await design_service.create(
-                session,
-                who,
-                organization_id=org_id,
-                name=idea[:100],
-                phrase=idea,
-                preset=preset,
-                document=None,
-            )
-            for key, variant_keys in products.items():
+            if design_id is None:
+                design, version = await design_service.create(
+                    session,
+                    who,
+                    organization_id=org_id,
+                    name=idea[:100],
+                    phrase=idea,
+                    preset=preset,
+                    document=None,
+                )
+                design_id = design.id
+            else:
+                design = await design_service.get(session, who, design_id)
+                version = await design_service.get_version(session, design, None)
+            for key in keys:
                 product = await product_service.create(
                     session,
                     who,
                     design=design,
                     version_number=version.number,
                     product_type_key=key,
-                    variant_keys=variant_keys,
+                    variant_keys=products[key],
                     title=None,
                     provider="printify",
                     pricing_rule_id=None,
@@ -376,31 +457,37 @@ async def _tour(
                 cost, shipping = DEMO_COSTS.get(key, (1500, 500))
                 await product_service.set_costs(session, who, product, cost=cost, shipping=shipping)
                 product_ids.append(product.id)
-            design_id = design.id
-        step.detail = f"design “{idea}” ({preset}) → {len(product_ids)} products: " + ", ".join(
-            f"{k} ({len(v)} variants)" for k, v in products.items()
-        )
+
+    def made(keys: list[str]) -> str:
+        return ", ".join(f"{k} ({len(products[k])} variants)" for k in keys)
+
+    with reporter.step(
+        "Design and first product created",
+        "Choose another --idea (1-200 characters) or --preset (see `flashfusion studio presets`).",
+    ) as step:
+        # The first product alone: its render is the only one queued, so it has the render
+        # queue and both cores to itself until it is published (the others follow it).
+        await make_products(kinds[:1])
+        step.detail = f"design “{idea}” ({preset}) → {made(kinds[:1])}, render queued"
         step.look = reporter.url(f"/orgs/{org_id}/studio/designs/{design_id}")
 
     with reporter.step(
-        "Job executor running",
-        "Run `flashfusion jobs selftest` to check the job engine on this database.",
+        "Webhook receiver ready",
+        "The FlashFusion app could not be built: run `flashfusion serve` to see the error.",
     ) as step:
-        await launching
-        step.detail = (
-            f"renders, screens and publishes run here; sandbox twins in-process, quota time "
-            f"scale {settings.SANDBOX_TIME_SCALE:g}"
-        )
+        # The twins post their webhooks (Printify's publish events, the order) into it, from
+        # the first publish on; each is stored and its processing enqueued as in `serve`.
+        runtime.set_webhook_target(webhook_receiver())
+        step.detail = "the twins deliver their webhooks to FlashFusion's /webhooks endpoint"
 
-    with reporter.step(
-        "Listing copy written (offline AI)",
-        "The offline provider needs no key; check FLASHFUSION_ settings for a broken AI chain.",
-    ) as step:
+    async def write_copy(pids: list[uuid.UUID]) -> list[str]:
+        """Etsy listing copy for each product (one unit of work each: the executor's queue
+        polls write to the same database meanwhile)."""
         titles = []
-        async with unit_of_work() as session:
-            owner = await as_owner(session)
-            assert owner is not None
-            for pid in product_ids:
+        for pid in pids:
+            async with unit_of_work() as session:
+                owner = await as_owner(session)
+                assert owner is not None
                 product = await product_service.get(session, AuthSubject(owner), pid)
                 written = await content_service.generate(
                     session,
@@ -426,31 +513,40 @@ async def _tour(
                         "listing_title": titles[-1],
                     }
                 )
-        step.detail = "Etsy copy: " + "; ".join(f"“{t[:60]}”" for t in titles)
-        step.look = reporter.url(f"/orgs/{org_id}/products/{product_ids[0]}/listings")
+        return titles
 
-    with reporter.step(
-        "Safeguard screening",
-        "Change the idea's words if a trademark or policy check blocks it, then run again.",
-    ) as step:
+    async def screen(pids: list[uuid.UUID], step: Step) -> None:
         verdicts = []
-        async with unit_of_work() as session:
-            owner = await as_owner(session)
-            assert owner is not None
-            for pid, entry in zip(product_ids, tour.products, strict=True):
+        entries = {entry["id"]: entry for entry in tour.products}
+        for pid in pids:
+            async with unit_of_work() as session:
+                owner = await as_owner(session)
+                assert owner is not None
                 report = await safeguard_service.screen_product(
                     session, AuthSubject(owner), pid, trigger="manual"
                 )
-                entry["verdict"] = report.verdict.value
-                verdicts.append(report.verdict.value.upper())
+            entries[str(pid)]["verdict"] = report.verdict.value
+            verdicts.append(report.verdict.value.upper())
         step.detail = "verdicts " + ", ".join(verdicts)
         step.look = reporter.url(f"/orgs/{org_id}/safeguards")
         if "BLOCK" in verdicts:
             raise DemoFailed(
-                "Safeguard screening",
+                step.name,
                 "the screen blocks publishing",
                 f"Open {step.look} to see why, or choose another --idea.",
             )
+
+    copy_fix = (
+        "The offline provider needs no key; check FLASHFUSION_ settings for a broken AI chain."
+    )
+    screen_fix = "Change the idea's words if a trademark or policy check blocks it, then run again."
+    with reporter.step("Listing copy written for the first product (offline AI)", copy_fix) as step:
+        titles = await write_copy(product_ids[:1])
+        step.detail = "Etsy copy: " + "; ".join(f"“{t[:60]}”" for t in titles)
+        step.look = reporter.url(f"/orgs/{org_id}/products/{product_ids[0]}/listings")
+
+    with reporter.step("Safeguard screening of the first product", screen_fix) as step:
+        await screen(product_ids[:1], step)
 
     connections: dict[str, uuid.UUID] = {}
     with reporter.step(
@@ -525,6 +621,16 @@ async def _tour(
             )
         step.detail = "Printify's publish handshake now creates the Etsy listing"
 
+    with reporter.step(
+        "Job executor running",
+        "Run `flashfusion jobs selftest` to check the job engine on this database.",
+    ) as step:
+        await launching[0]
+        step.detail = (
+            f"renders, screens and publishes run here; sandbox twins in-process, quota time "
+            f"scale {settings.SANDBOX_TIME_SCALE:g}"
+        )
+
     channel_ids = [connections["printify"], connections["etsy"]]
     cells: list[Any] = []
 
@@ -544,37 +650,42 @@ async def _tour(
         expected = len(product_ids) * len(channel_ids)
         return len(settled), expected, len(settled) >= expected
 
-    with reporter.step(
-        "Rendered and queued for publishing",
-        "A render failed: open the product's render page or `flashfusion jobs list` for the "
-        "error. A refused publish says what to fix (listing copy, price, renders).",
-    ) as step:
-        # Each product is published the moment its print files and mockups exist, so the
-        # first one goes live while the others still render.
-        queued_for: set[uuid.UUID] = set()
-        file_counts: dict[uuid.UUID, int] = {}
+    queued_for: set[uuid.UUID] = set()
+    file_counts: dict[uuid.UUID, int] = {}
+
+    async def render_and_queue(pids: list[uuid.UUID], step: Step) -> None:
+        """Publish each product of `pids` the moment its print files and mockups exist."""
         etas: list[float] = []
         queued = 0
+        render_of: dict[uuid.UUID, uuid.UUID] = {}
+        async with unit_of_work(read_only=True) as session:
+            owner = await as_owner(session)
+            assert owner is not None
+            for pid in pids:
+                row = await product_service.get(session, AuthSubject(owner), pid)
+                assert row.render_id is not None
+                render_of[pid] = (
+                    await render_service.get(session, AuthSubject(owner), row.render_id)
+                ).id
 
         async def renders() -> tuple[int, int, bool]:
             nonlocal queued
             ready: list[uuid.UUID] = []
             async with unit_of_work(read_only=True) as session:
-                owner = await as_owner(session)
-                assert owner is not None
-                for pid in product_ids:
+                for pid in pids:
                     if pid in queued_for:
                         continue
-                    row = await product_service.get(session, AuthSubject(owner), pid)
-                    assert row.render_id is not None
-                    render = await render_service.get(session, AuthSubject(owner), row.render_id)
+                    # The owner's access to each render was checked above: each poll (ten a
+                    # second) reads only the render's row, leaving the cores to the render.
+                    render = await render_service.get_by_id(session, render_of[pid])
+                    assert render is not None
                     status = RenderStatus(render.status)
                     if status == RenderStatus.succeeded:
                         file_counts[pid] = len(await render_service.files(session, render))
                         ready.append(pid)
                     elif status not in (RenderStatus.queued, RenderStatus.running):
                         raise DemoFailed(
-                            "Rendered and queued for publishing",
+                            step.name,
                             f"the render of product {pid} ended {status.value}",
                             "Open the product's render page for the error, or run "
                             "`flashfusion jobs list`.",
@@ -589,7 +700,7 @@ async def _tour(
                 refused = [i for i in result.items if i.outcome == "refused"]
                 if refused:
                     raise DemoFailed(
-                        "Rendered and queued for publishing",
+                        step.name,
                         "; ".join(str(i.message) for i in refused),
                         "Fix what the message names, then run the demo again.",
                     )
@@ -598,15 +709,16 @@ async def _tour(
                 queued_for.update(ready)
             if queued_for:
                 await board()
-            return len(queued_for), len(product_ids), len(queued_for) == len(product_ids)
+            done = sum(1 for pid in pids if pid in queued_for)
+            return done, len(pids), done == len(pids)
 
         if not await _wait(renders, console=console, label="rendering", timeout=timeout):
             raise DemoFailed(
-                "Rendered and queued for publishing",
+                step.name,
                 f"the renders did not finish within {timeout:g} s",
                 "Run again with a larger --timeout, or check `flashfusion jobs list`.",
             )
-        counts = [file_counts[pid] for pid in product_ids]
+        counts = [file_counts[pid] for pid in pids]
         step.detail = (
             f"{sum(counts)} files ({', '.join(str(c) for c in counts)} per product); "
             f"{queued} listings queued, ETA {max(etas, default=0.0):.1f} s from the quotas"
@@ -614,7 +726,75 @@ async def _tour(
         step.data = {"files": counts, "queued": queued, "eta_seconds": max(etas, default=0.0)}
         step.look = reporter.url(f"/orgs/{org_id}/publishing")
 
+    render_fix = (
+        "A render failed: open the product's render page or `flashfusion jobs list` for the "
+        "error. A refused publish says what to fix (listing copy, price, renders)."
+    )
+    with reporter.step("First product rendered and queued for publishing", render_fix) as step:
+        await render_and_queue(product_ids[:1], step)
+
+    others = kinds[1:]
+    with reporter.step(
+        "Other products created",
+        "Choose another --idea (1-200 characters) or --preset (see `flashfusion studio presets`).",
+    ) as step:
+        # Queued behind the first product's render, they render while it publishes.
+        await make_products(others)
+        step.detail = (made(others) + ", renders queued") if others else "none"
+        step.look = reporter.url(f"/orgs/{org_id}/products")
+
     platform_of = {v: k for k, v in connections.items()}
+    with reporter.step(
+        "First product published",
+        "Open the publishing board: each failed channel says what to do; retry it there.",
+    ) as step:
+        first_cells: list[Any] = []
+
+        async def first_live() -> tuple[int, int, bool]:
+            nonlocal first_cells
+            await board()
+            first_cells = [c for c in cells if c.product_id == product_ids[0]]
+            settled = [c for c in first_cells if c.state in TERMINAL_STATES]
+            live = any(c.state == "published" for c in first_cells)
+            return len(settled), len(channel_ids), live or len(settled) >= len(channel_ids)
+
+        if not await _wait(first_live, console=console, label="publishing", timeout=timeout):
+            raise DemoFailed(
+                step.name,
+                f"the first product was not live on any channel within {timeout:g} s",
+                "Run again with a larger --timeout; `flashfusion jobs list` shows the runs.",
+            )
+        live = sorted(
+            platform_of.get(c.connection_id, c.platform)
+            for c in first_cells
+            if c.state == "published"
+        )
+        if not live:
+            raise DemoFailed(
+                step.name,
+                "; ".join(
+                    f"{platform_of.get(c.connection_id, c.platform)}: {c.error_message or c.state}"
+                    for c in first_cells
+                ),
+                "; ".join(sorted({str(c.error_action) for c in first_cells if c.error_action}))
+                or "Open the publishing board and retry the failed channel.",
+            )
+        step.detail = f"{tour.products[0]['product_type']} live on {', '.join(live)}"
+        step.look = reporter.url(f"/orgs/{org_id}/publishing")
+
+    rest = product_ids[1:]
+    with reporter.step(
+        "Listing copy written for the other products (offline AI)", copy_fix
+    ) as step:
+        titles = await write_copy(rest)
+        step.detail = "Etsy copy: " + ("; ".join(f"“{t[:60]}”" for t in titles) or "none")
+
+    with reporter.step("Safeguard screening of the other products", screen_fix) as step:
+        await screen(rest, step)
+
+    with reporter.step("Other products rendered and queued for publishing", render_fix) as step:
+        await render_and_queue(rest, step)
+
     with reporter.step(
         "Published on every channel",
         "Open the publishing board: each failed channel says what to do; retry it there.",

@@ -5,6 +5,7 @@ figures (not meet its targets: timing is noisy in CI)."""
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,18 +17,26 @@ BENCHMARK = ROOT / "benchmarks" / "publish_throughput.py"
 # Runs the command function itself, whether or not flashfusion/cli.py registers it yet.
 DEMO = [sys.executable, "-c", "import typer; from flashfusion.demo import demo; typer.run(demo)"]
 
+# The first product is made, written, screened and published before the others are made: the
+# connections and the webhook receiver are set up while the executor launches and it renders.
 STEPS = [
     "Database ready",
     "Job executor starting",
     "Workspace created",
-    "Design and products created",
-    "Job executor running",
-    "Listing copy written (offline AI)",
-    "Safeguard screening",
+    "Design and first product created",
+    "Webhook receiver ready",
+    "Listing copy written for the first product (offline AI)",
+    "Safeguard screening of the first product",
     "Connected sandbox Printify",
     "Connected sandbox Etsy (OAuth PKCE, auto-approved)",
     "Linked Printify → Etsy",
-    "Rendered and queued for publishing",
+    "Job executor running",
+    "First product rendered and queued for publishing",
+    "Other products created",
+    "First product published",
+    "Listing copy written for the other products (offline AI)",
+    "Safeguard screening of the other products",
+    "Other products rendered and queued for publishing",
     "Published on every channel",
     "Sandbox order received and imported",
 ]
@@ -59,6 +68,25 @@ def test_demo_publishes_and_imports_an_order(tmp_path: Path) -> None:
     assert report["ok"] is True
     assert [s["name"] for s in report["steps"]] == STEPS
     assert all(s["seconds"] >= 0 for s in report["steps"])
+    ends = [s["ended_seconds"] for s in report["steps"]]
+    assert ends == sorted(ends)
+    assert 0 < ends[-1] <= report["total_seconds"]
+    steps = {s["name"]: s for s in report["steps"]}
+    # One product's render per step: 1 print file (M and L share it) and 2 Etsy mockups each,
+    # each product queued on both channels.
+    for name in (
+        "First product rendered and queued for publishing",
+        "Other products rendered and queued for publishing",
+    ):
+        assert steps[name]["data"]["files"] == [3]
+        assert steps[name]["data"]["queued"] == 2
+    assert steps["First product published"]["detail"].startswith("tshirt live on ")
+    # The first product was live before the others were written and screened.
+    assert (
+        report["first_published_seconds"]
+        <= steps["First product published"]["ended_seconds"]
+        <= steps["Listing copy written for the other products (offline AI)"]["ended_seconds"]
+    )
     assert report["failed_step"] is None
     assert report["login"]["email"].endswith("@demo.flashfusion.invalid")
     assert len(password) >= 16
@@ -89,6 +117,7 @@ def test_demo_publishes_and_imports_an_order(tmp_path: Path) -> None:
     assert line["product_id"] == tshirt
     assert report["first_published_seconds"] is not None
     assert 0 < report["first_published_seconds"] < report["total_seconds"]
+    _assert_first_product_goes_first(tmp_path / "home" / "flashfusion.db", tshirt)
     # The steps point at the web UI under BASE_URL.
     org = report["organization_id"]
     looks = {s["name"]: s["look"] for s in report["steps"]}
@@ -97,6 +126,40 @@ def test_demo_publishes_and_imports_an_order(tmp_path: Path) -> None:
     assert looks["Sandbox order received and imported"] == (
         f"http://127.0.0.1:8000/orgs/{org}/orders/{order['id']}"
     )
+
+
+def _assert_first_product_goes_first(database: Path, first_id: str) -> None:
+    """The database's own record of the order: the t-shirt's render is the only one queued
+    until it has finished and the t-shirt is queued on both channels; only then is the hoodie
+    made (its render queued), and it renders after the t-shirt's."""
+    db = sqlite3.connect(database)
+    try:
+        products = db.execute(
+            "select id, product_type, created_at, render_id from products order by created_at"
+        ).fetchall()
+        assert [p[1] for p in products] == ["tshirt", "hoodie"]
+        assert products[0][0] == first_id.replace("-", "")
+        renders = {
+            r[0]: r[1:]
+            for r in db.execute("select id, selection, created_at, completed_at from renders")
+        }
+        assert len(renders) == 2
+        tshirt_render, hoodie_render = renders[products[0][3]], renders[products[1][3]]
+        assert json.loads(tshirt_render[0]) == {"tshirt": ["white-m", "white-l"]}
+        assert json.loads(hoodie_render[0]) == {"hoodie": ["black-m", "black-l"]}
+        queued = db.execute(
+            "select l.platform, min(i.created_at) from publish_intents i "
+            "join channel_listings l on l.id = i.listing_id where l.product_id = ? "
+            "group by l.platform order by l.platform",
+            (products[0][0],),
+        ).fetchall()
+        assert [q[0] for q in queued] == ["etsy", "printify"]
+        first_queued = min(q[1] for q in queued)
+        # t-shirt rendered -> t-shirt queued for publishing -> hoodie (and its render) made.
+        assert tshirt_render[2] <= first_queued <= products[1][2] <= hoodie_render[1]
+        assert tshirt_render[2] <= hoodie_render[2]
+    finally:
+        db.close()
 
 
 def test_demo_refuses_an_empty_idea(tmp_path: Path) -> None:

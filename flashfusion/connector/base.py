@@ -168,6 +168,12 @@ class ImagePayload:
     placement: str = "front"
 
 
+# The payload option (set by publishing/tasks.py `_first_create`) that tells a connector's
+# `create_listing` that no item of this listing can be on the platform yet, so it may create
+# without looking for one first.
+FIRST_CREATE_OPTION = "first_create"
+
+
 @dataclass
 class PublishPayload:
     """One listing, as FlashFusion wants it on the channel (built by publishing/payload.py)."""
@@ -185,7 +191,10 @@ class PublishPayload:
     # Set by publishing, not part of the payload hash: `remote_id_hint` (the item publishing
     # recorded for this listing) and `create_sent_at` (epoch seconds of the first create sent
     # for this listing while its id was unknown; absent when none was ever sent, so an item
-    # without our marker can be ours only when this is set: a create whose answer was lost).
+    # without our marker can be ours only when this is set: a create whose answer was lost),
+    # and `first_create` (True: the ledger shows nothing of this listing can be on the
+    # platform, publishing/tasks.py `_first_create`; the connector may create without looking
+    # the item up first).
     options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -515,7 +515,7 @@ class ConnectionService:
                 "connection.webhooks_not_registered",
                 connection_id=str(connection.id),
                 platform=connector.name,
-                code=e.code,
+                error_code=e.code,
             )
             return
         connection.webhook_url = url

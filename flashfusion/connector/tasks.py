@@ -125,7 +125,9 @@ async def refresh_expiring(*, window: timedelta = PROACTIVE_WINDOW) -> dict[str,
             counts["needs_reconnect"] += 1  # recorded on the connection, owner told once
         except ConnectorError as e:
             counts["failed"] += 1  # transient: the next tick (or the next call) tries again
-            log.warning("connection.refresh_failed", connection_id=str(connection_id), code=e.code)
+            log.warning(
+                "connection.refresh_failed", connection_id=str(connection_id), error_code=e.code
+            )
     return counts
 
 

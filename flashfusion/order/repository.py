@@ -6,7 +6,7 @@ from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, select
 
 from flashfusion.kit.repository import Repository, TenantRepository, dialect_insert
 from flashfusion.models import (
@@ -35,7 +35,23 @@ ORDER_FIELDS = (
     "ship_country",
     "last_synced_at",
 )
+# How far along an order is, for two states of one update time (platforms stamp in whole
+# seconds, and a Printify cancel moves no stamp): the later one in this order wins. Canceled
+# and refunded are terminal; a refund can follow a cancel. (FlashFusion's rule.)
+STATUS_RANK = {
+    OrderStatus.pending: 0,
+    OrderStatus.paid: 1,
+    OrderStatus.in_production: 2,
+    OrderStatus.shipped: 3,
+    OrderStatus.delivered: 4,
+    OrderStatus.canceled: 5,
+    OrderStatus.refunded: 6,
+}
 LINE_FIELDS = ("sku", "title", "quantity", "unit_price", "listing_id", "product_id")
+
+
+def _rank(status: Any) -> ColumnElement[int]:
+    return case({s.value: r for s, r in STATUS_RANK.items()}, value=status, else_=0)
 
 
 class OrderRepository(TenantRepository[Order]):
@@ -43,17 +59,23 @@ class OrderRepository(TenantRepository[Order]):
 
     async def upsert(self, values: dict[str, Any], *, now: datetime) -> uuid.UUID | None:
         """Insert the order or update it under (connection_id, remote_id), unless the stored
-        state is newer (`remote_updated_at`); the row's id when it was written, None when the
-        stored state won. One statement: two deliveries racing cannot both insert."""
+        state is newer: a later `remote_updated_at`, or the same one with a status further
+        along (STATUS_RANK); the row's id when it was written, None when the stored state won.
+        One statement: two deliveries racing cannot both insert, and a stale fetch written
+        last cannot undo a cancel."""
         statement = dialect_insert(self.session, Order).values(id=uuid.uuid4(), **values)
         excluded = statement.excluded
         statement = statement.on_conflict_do_update(
             index_elements=["connection_id", "remote_id"],
             set_={**{f: excluded[f] for f in ORDER_FIELDS}, "modified_at": now},
-            # NULL >= x is not true: an undated state never replaces a dated one.
+            # NULL > x is not true: an undated state never replaces a dated one.
             where=or_(
                 Order.remote_updated_at.is_(None),
-                excluded.remote_updated_at >= Order.remote_updated_at,
+                excluded.remote_updated_at > Order.remote_updated_at,
+                and_(
+                    excluded.remote_updated_at == Order.remote_updated_at,
+                    _rank(excluded.status) >= _rank(Order.status),
+                ),
             ),
         ).returning(Order.id)
         result = await self.session.execute(statement)

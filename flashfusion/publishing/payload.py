@@ -19,6 +19,8 @@ from flashfusion.connector.base import ImagePayload, PublishPayload, VariantPayl
 from flashfusion.exceptions import UnprocessableEntity
 from flashfusion.models import MediaAsset, Product, RenderFileKind, RenderStatus
 from flashfusion.models.platform_connection import PlatformConnection
+from flashfusion.public_file.service import unreachable_reason
+from flashfusion.public_file.service import url_for as public_file_url
 from flashfusion.publishing.repository import PublishSourceRepository
 
 # Print-on-demand items are made to order: there is no stock to count, but marketplaces want a
@@ -32,6 +34,11 @@ PROVIDERS = frozenset({"printify", "printful"})
 # … requires that the listing have an image set", specs/etsy/baseline.json updateListing
 # `state`).
 NEEDS_PHOTO = frozenset({"etsy"})
+# Platforms that take files by URL and download them themselves: Printful (v1 schema File `url`,
+# "Source URL where the file is downloaded from"; tag "File Library API": a file added is
+# "downloaded and processed later", specs/printful/printfulapi.json). Their images get a signed,
+# expiring URL of this app (public_file/service.py); the others get the bytes.
+NEEDS_FILE_URL = frozenset({"printful"})
 
 
 class PayloadIncomplete(UnprocessableEntity):
@@ -151,6 +158,7 @@ async def build_payload(
             f"Render mockups first: {_label(connection.platform)} needs at least one listing "
             f"photo of product {product.title!r}."
         )
+    url_base = _file_url_base(connection) if connection.platform in NEEDS_FILE_URL else None
     images: list[ImagePayload] = []
     hashes: list[str] = []
     assets: list[MediaAsset] = []
@@ -164,8 +172,8 @@ async def build_payload(
         images.append(
             ImagePayload(
                 # Neither media storage (local files, S3 without public access) makes a URL a
-                # platform could fetch, so the bytes always go along.
-                url=None,
+                # platform could fetch: the app serves the file at a signed URL of its own.
+                url=public_file_url(url_base, render_file.id) if url_base else None,
                 content=content,
                 filename=asset.filename or f"{render_file.label or render_file.id}.png",
                 alt_text=alt_text[:500],
@@ -209,6 +217,40 @@ async def build_payload(
         options=options,
     )
     return BuiltPayload(payload=payload, image_hashes=hashes, assets=assets)
+
+
+def _file_url_base(connection: PlatformConnection) -> str:
+    """The base of the file URLs `connection`'s platform downloads from: the app's public URL
+    (FLASHFUSION_BASE_URL). PayloadIncomplete, saying what to set, when a live platform could
+    not reach it: unset (its default is this machine), or a local or private address while the
+    connection talks to the real platform. A sandbox connection's twin fetches the file
+    through the app itself (in-process or on this machine), so any base URL works for it."""
+    from flashfusion.config import get_settings
+    from flashfusion.connector import registry
+
+    settings = get_settings()
+    base = settings.BASE_URL.rstrip("/")
+    if connection.sandbox:
+        return base
+    label = _label(connection.platform)
+    connector = registry.all_connectors().get(connection.platform)
+    setting = getattr(connector, "base_url_setting", None) if connector is not None else None
+    # A platform base URL of the connection or the settings: a twin or proxy the operator runs,
+    # which may well reach a private address; empty: the real platform, on the internet.
+    real_platform = not (connection.base_url or (setting and getattr(settings, setting, "")))
+    if "BASE_URL" not in settings.model_fields_set:
+        reason: str | None = f"is not set (it defaults to {base})"
+    else:
+        found = unreachable_reason(base) if real_platform else None
+        reason = f"is {base}, which {found}" if found else None
+    if reason is not None:
+        raise PayloadIncomplete(
+            f"Set FLASHFUSION_BASE_URL to the public address of this FlashFusion (for example "
+            f"https://flashfusion.example.com), reachable from the internet, and restart it: "
+            f"{label} downloads each print file from a signed link under that address "
+            f"(/files/...), and FLASHFUSION_BASE_URL {reason}."
+        )
+    return base
 
 
 def product_url(product: Product) -> str:

@@ -27,19 +27,26 @@ from flashfusion.connector import ratelimit, registry
 from flashfusion.connector.base import (
     Capability,
     ConnectionContext,
+    ConnectorAuthError,
     ConnectorError,
     PlatformConnector,
     RemoteListing,
     WebhookEvent,
 )
 from flashfusion.exceptions import Conflict, ResourceNotFound, UnprocessableEntity
-from flashfusion.jobs.enqueue import enqueue
+from flashfusion.jobs.enqueue import JobRequest, enqueue, enqueue_many
 from flashfusion.kit.pagination import PaginationParams
 from flashfusion.models import Product, utc_now
 from flashfusion.models.channel_listing import ChannelListing, ListingState
 from flashfusion.models.platform_connection import ConnectionStatus, PlatformConnection
 from flashfusion.models.publish_intent import IntentAction, IntentState, PublishIntent
-from flashfusion.publishing.payload import PROVIDERS, BuiltPayload, PayloadIncomplete, build_payload
+from flashfusion.publishing.payload import (
+    PROVIDERS,
+    BuiltPayload,
+    PayloadIncomplete,
+    build_payload,
+    copy_platform,
+)
 from flashfusion.publishing.repository import (
     ChannelListingRepository,
     PublishIntentRepository,
@@ -229,6 +236,53 @@ async def dbos_notify(
     )
 
 
+def _unchanged(listing: ChannelListing, digest: str) -> bool:
+    """Is this payload what the listing already shows (published, at its desired version)?"""
+    return (
+        listing.state == ListingState.published
+        and listing.published_version == listing.desired_version
+        and listing.payload_hash == digest
+    )
+
+
+def _reusable(current: PublishIntent | None, digest: str) -> bool:
+    """Does the listing's open intent already ask for this payload?"""
+    return (
+        current is not None
+        and current.payload_hash == digest
+        and current.action != IntentAction.unpublish
+    )
+
+
+def _next_action(listing: ChannelListing) -> IntentAction:
+    """A publish request on this listing: an update when it is live, else a publish."""
+    live = listing.published_version is not None and listing.remote_id is not None
+    if live and listing.state in (
+        ListingState.published,
+        ListingState.failed,
+        ListingState.needs_action,
+    ):
+        return IntentAction.update
+    return IntentAction.publish
+
+
+def _requeue(listing: ChannelListing) -> None:
+    """A new intent puts a failed, stuck or taken-down listing back in the queue."""
+    if listing.state in (ListingState.failed, ListingState.needs_action, ListingState.unpublished):
+        move_listing(listing, ListingState.queued)
+
+
+def _job_request(intent: PublishIntent, listing: ChannelListing, product: Product) -> JobRequest:
+    handshake = intent.action != IntentAction.unpublish and has_handshake(listing.platform)
+    return JobRequest(
+        kind=HANDSHAKE_JOB if handshake else RUN_JOB,
+        arguments=(str(intent.id),),
+        organization_id=intent.organization_id,
+        summary=f"{intent.action.value.title()} {product.title!r} on "
+        f"{_label(listing.platform)} (version {intent.version})",
+    )
+
+
 class PublishingService:
     # A seam for tests; the workflow also falls back to asking the platform when no message
     # comes.
@@ -324,31 +378,51 @@ class PublishingService:
             session, auth_subject, product_ids, connection_ids, action="publishing.publish"
         )
         linked = {c.id: await self._linked(session, c) for c in connections}
-        items: builtins.list[ItemOutcome] = []
-        # A linked channel's completeness check and that channel's own item (when the request
-        # names it too) build the same payload: build it once.
-        checked: dict[tuple[uuid.UUID, uuid.UUID], BuiltPayload] = {}
+        outcomes: dict[tuple[uuid.UUID, uuid.UUID], ItemOutcome] = {}
+        # The safeguard gate is one product at a time (safeguard/service.py has no batch form).
+        passed: builtins.list[Product] = []
         for product in products:
             try:
                 await safeguard_service.gate(session, product.id, organization_id=organization_id)
             except PublishingBlocked as blocked:
-                items += [
-                    ItemOutcome(
+                for c in connections:
+                    outcomes[(product.id, c.id)] = ItemOutcome(
                         product.id,
                         c.id,
                         "refused",
                         message=blocked.detail,
                         findings=len(blocked.findings),
                     )
-                    for c in connections
-                ]
                 continue
-            for connection in connections:
-                items.append(
-                    await self._publish_one(
-                        session, auth_subject, product, connection, linked[connection.id], checked
-                    )
-                )
+            passed.append(product)
+        # Checked before any listing row exists: a refused item writes nothing. Each
+        # (product, connection, linked) payload is built once: a linked channel's completeness
+        # check and that channel's own item (when the request names it too) are the same one.
+        wanted: builtins.list[tuple[Product, PlatformConnection, BuiltPayload]] = []
+        platforms = {copy_platform(c, linked[c.id]) for c in connections} | {
+            copy_platform(other, None) for other in linked.values() if other is not None
+        }
+        built: dict[tuple[uuid.UUID, uuid.UUID, uuid.UUID | None], BuiltPayload | PayloadIncomplete]
+        built = {}
+        sources = PublishSourceRepository.from_session(session)
+        async with sources.preloaded(passed, {p for p in platforms if p is not None}):
+            for product in passed:
+                for connection in connections:
+                    other = linked[connection.id]
+                    try:
+                        payload = await self._build_once(built, session, product, connection, other)
+                        if other is not None:
+                            # The linked channel's listing is made by this publish's handshake:
+                            # its payload must be complete too.
+                            await self._build_once(built, session, product, other, None)
+                    except PayloadIncomplete as e:
+                        outcomes[(product.id, connection.id)] = ItemOutcome(
+                            product.id, connection.id, "refused", message=e.detail
+                        )
+                        continue
+                    wanted.append((product, connection, payload))
+        outcomes.update(await self._request_many(session, auth_subject, wanted))
+        items = [outcomes[(p.id, c.id)] for p in products for c in connections]
         estimates = await self._estimates(connections, linked, items)
         await audit_service.record(
             session,
@@ -368,46 +442,103 @@ class PublishingService:
         )
         return PublishResult(items=items, estimates=estimates)
 
-    async def _publish_one(
-        self,
+    @staticmethod
+    async def _build_once(
+        built: dict[
+            tuple[uuid.UUID, uuid.UUID, uuid.UUID | None], BuiltPayload | PayloadIncomplete
+        ],
         session: AsyncSession,
-        auth_subject: AuthSubject[Subject] | None,
         product: Product,
         connection: PlatformConnection,
         linked: PlatformConnection | None,
-        checked: dict[tuple[uuid.UUID, uuid.UUID], BuiltPayload] | None = None,
-    ) -> ItemOutcome:
-        """`checked`: payloads built without a linked channel earlier in the same request (by
-        (product, connection)); they are reused, and the ones built here are added."""
-        checked = {} if checked is None else checked
-        try:
-            # Checked before the listing row exists: a refused item writes nothing.
-            key = (product.id, connection.id)
-            if linked is None and key in checked:
-                built = checked.pop(key)
-            else:
-                built = await build_payload(
+    ) -> BuiltPayload:
+        """`build_payload` (external id not yet known), remembered in `built` with its
+        PayloadIncomplete, for the rest of the request."""
+        key = (product.id, connection.id, linked.id if linked is not None else None)
+        if key not in built:
+            try:
+                built[key] = await build_payload(
                     session, product, connection, external_id="", linked=linked
                 )
-            if linked is not None:
-                # The linked channel's listing is made by this publish's handshake: its
-                # payload must be complete too.
-                checked[(product.id, linked.id)] = await build_payload(
-                    session, product, linked, external_id=""
+            except PayloadIncomplete as e:
+                built[key] = e
+        found = built[key]
+        if isinstance(found, PayloadIncomplete):
+            raise found
+        return found
+
+    async def _request_many(
+        self,
+        session: AsyncSession,
+        auth_subject: AuthSubject[Subject] | None,
+        wanted: Sequence[tuple[Product, PlatformConnection, BuiltPayload]],
+    ) -> dict[tuple[uuid.UUID, uuid.UUID], ItemOutcome]:
+        """`request` (action: publish, or update when live) for every (product, connection,
+        payload) of a bulk publish, with the same outcomes, in a fixed number of statements:
+        the listings made and locked at once, their open intents read at once, then one
+        version bump, one intent insert and one enqueue for all that need a new intent."""
+        if not wanted:
+            return {}
+        listings = await ChannelListingRepository.from_session(session).get_or_create_many(
+            [(p.organization_id, p.id, c.id, c.platform) for p, c, _ in wanted]
+        )
+        intents = PublishIntentRepository.from_session(session)
+        current = await intents.open_for_many([listing.id for listing in listings.values()])
+        results: dict[tuple[uuid.UUID, uuid.UUID], ItemOutcome] = {}
+        unchanged: builtins.list[tuple[Product, PlatformConnection, ChannelListing]] = []
+        new: builtins.list[tuple[Product, PlatformConnection, ChannelListing, str, IntentAction]]
+        new = []
+        for product, connection, built in wanted:
+            listing = listings[(product.id, connection.id)]
+            built.payload.external_id = listing.external_id
+            digest = built.hash
+            if _unchanged(listing, digest):
+                unchanged.append((product, connection, listing))
+                continue
+            open_intent = current.get(listing.id)
+            if _reusable(open_intent, digest):
+                results[(product.id, connection.id)] = ItemOutcome(
+                    product.id, connection.id, "already_queued", listing=listing, intent=open_intent
                 )
-        except PayloadIncomplete as e:
-            return ItemOutcome(product.id, connection.id, "refused", message=e.detail)
-        listing, _ = await ChannelListingRepository.from_session(session).get_or_create(
-            organization_id=product.organization_id,
-            product_id=product.id,
-            connection_id=connection.id,
-            platform=connection.platform,
+                continue
+            new.append((product, connection, listing, digest, _next_action(listing)))
+        if unchanged:
+            newest = await intents.newest_many([listing.id for _, _, listing in unchanged])
+            for product, connection, listing in unchanged:
+                results[(product.id, connection.id)] = ItemOutcome(
+                    product.id,
+                    connection.id,
+                    "already_published",
+                    listing=listing,
+                    intent=newest.get(listing.id),
+                )
+        if not new:
+            return results
+        bumped = await ChannelListingRepository.from_session(session).bump_desired_many(
+            [(listing, digest) for _, _, listing, digest, _ in new]
         )
-        built.payload.external_id = listing.external_id
-        outcome, intent = await self.request(
-            session, listing, built, action=None, auth_subject=auth_subject, product=product
+        if not bumped:  # the rows are locked: only a bug gets here
+            raise Conflict("The listing changed meanwhile; try again.")
+        made = await intents.insert_many(
+            [
+                (listing.organization_id, listing.id, action, listing.desired_version, digest)
+                for _, _, listing, digest, action in new
+            ]
         )
-        return ItemOutcome(product.id, connection.id, outcome, listing=listing, intent=intent)
+        queued: builtins.list[tuple[PublishIntent, ChannelListing, Product]] = []
+        for (product, connection, listing, _, _), (intent, created) in zip(new, made, strict=True):
+            results[(product.id, connection.id)] = ItemOutcome(
+                product.id,
+                connection.id,
+                "queued" if created else "already_queued",
+                listing=listing,
+                intent=intent,
+            )
+            if created:
+                _requeue(listing)
+                queued.append((intent, listing, product))
+        await self._enqueue_many(session, queued, auth_subject)
+        return results
 
     async def request(
         self,
@@ -423,28 +554,13 @@ class PublishingService:
         means publish, or update when the listing is live."""
         intents = PublishIntentRepository.from_session(session)
         digest = built.hash
-        live = listing.published_version is not None and listing.remote_id is not None
-        if (
-            listing.state == ListingState.published
-            and listing.published_version == listing.desired_version
-            and listing.payload_hash == digest
-        ):
+        if _unchanged(listing, digest):
             return "already_published", await intents.newest(listing.id)
         current = await intents.open_for(listing.id)
-        if (
-            current is not None
-            and current.payload_hash == digest
-            and current.action != IntentAction.unpublish
-        ):
+        if _reusable(current, digest):
             return "already_queued", current
         if action is None:
-            action = (
-                IntentAction.update
-                if live
-                and listing.state
-                in (ListingState.published, ListingState.failed, ListingState.needs_action)
-                else IntentAction.publish
-            )
+            action = _next_action(listing)
         version = await ChannelListingRepository.from_session(session).bump_desired(listing, digest)
         if version is None:  # the row is locked: only a bug gets here
             raise Conflict("The listing changed meanwhile; try again.")
@@ -457,12 +573,7 @@ class PublishingService:
         )
         if not created:
             return "already_queued", intent
-        if listing.state in (
-            ListingState.failed,
-            ListingState.needs_action,
-            ListingState.unpublished,
-        ):
-            move_listing(listing, ListingState.queued)
+        _requeue(listing)
         await self._enqueue(session, intent, listing, product, auth_subject)
         return "queued", intent
 
@@ -474,17 +585,34 @@ class PublishingService:
         product: Product,
         auth_subject: AuthSubject[Subject] | None,
     ) -> None:
-        handshake = intent.action != IntentAction.unpublish and has_handshake(listing.platform)
+        request = _job_request(intent, listing, product)
         job = await enqueue(
             session,
-            HANDSHAKE_JOB if handshake else RUN_JOB,
-            str(intent.id),
-            organization_id=intent.organization_id,
-            summary=f"{intent.action.value.title()} {product.title!r} on "
-            f"{_label(listing.platform)} (version {intent.version})",
+            request.kind,
+            *request.arguments,
+            organization_id=request.organization_id,
+            summary=request.summary,
             created_by=auth_subject,
         )
         intent.job_id = job.id
+        await session.flush()
+
+    async def _enqueue_many(
+        self,
+        session: AsyncSession,
+        queued: Sequence[tuple[PublishIntent, ChannelListing, Product]],
+        auth_subject: AuthSubject[Subject] | None,
+    ) -> None:
+        """`_enqueue` for many intents: the same jobs, written together."""
+        if not queued:
+            return
+        jobs = await enqueue_many(
+            session,
+            [_job_request(intent, listing, product) for intent, listing, product in queued],
+            created_by=auth_subject,
+        )
+        for (intent, _, _), job in zip(queued, jobs, strict=True):
+            intent.job_id = job.id
         await session.flush()
 
     async def _estimates(
@@ -876,7 +1004,15 @@ class PublishingService:
     ) -> builtins.list[ChannelListing]:
         """Compare every published listing of the connection with the platform (state,
         missing SKUs, prices, quantities); differences go in `listing.drift` with a message,
-        and a listing that matches again is cleared. Returns the listings that drifted."""
+        and a listing that matches again is cleared. Returns the listings that drifted.
+
+        The platform not answering for one listing leaves that listing's last finding and
+        goes on. A connection that cannot be used -- its token refused (the platform's answer
+        or the token refresh's) -- is recorded on the connection as every publish records it
+        (`record_auth_failure`: a reconnect is asked for, or the token is refreshed next time)
+        and ends the check: no further call goes to a platform that refuses them. A connection
+        that cannot be opened for now (a retryable refresh failure) is left for the next check.
+        """
         from flashfusion.publishing.tasks import connection_service
 
         sources = PublishSourceRepository.from_session(session)
@@ -885,36 +1021,80 @@ class PublishingService:
             return []
         connector = registry.get_connector(connection.platform)
         listings = await ChannelListingRepository.from_session(session).published_on(connection.id)
+        linked = await self._linked(session, connection)
         drifted: builtins.list[ChannelListing] = []
-        async with connection_service().open_context(session, connection) as ctx:
-            for listing in listings:
-                product = await sources.product(listing.product_id)
-                if product is None:
-                    continue
-                try:
-                    built = await build_payload(
-                        session,
-                        product,
-                        connection,
-                        external_id=listing.external_id,
-                        linked=await self._linked(session, connection),
-                    )
-                except PayloadIncomplete:
-                    built = None
-                try:
-                    assert listing.remote_id is not None
-                    remote = await connector.get_listing(ctx, listing.remote_id)
-                except ConnectorError as e:
-                    log.warning(
-                        "publishing.drift_check_failed", listing_id=str(listing.id), code=e.code
-                    )
-                    continue
-                listing.drift = drift_of(connector, remote, built)
-                listing.checked_at = utc_now()
-                if listing.drift is not None:
-                    drifted.append(listing)
+        service = connection_service()
+        refused: ConnectorAuthError | None = None
+        try:
+            async with service.open_context(session, connection) as ctx:
+                for listing in listings:
+                    product = await sources.product(listing.product_id)
+                    if product is None:
+                        continue
+                    try:
+                        built = await build_payload(
+                            session,
+                            product,
+                            connection,
+                            external_id=listing.external_id,
+                            linked=linked,
+                        )
+                    except PayloadIncomplete:
+                        built = None
+                    try:
+                        assert listing.remote_id is not None
+                        remote = await connector.get_listing(ctx, listing.remote_id)
+                    except ConnectorAuthError as e:
+                        refused = e
+                        break
+                    except ConnectorError as e:
+                        log.warning(
+                            "publishing.drift_check_failed",
+                            listing_id=str(listing.id),
+                            error_code=e.code,
+                        )
+                        continue
+                    listing.drift = drift_of(connector, remote, built)
+                    listing.checked_at = utc_now()
+                    if listing.drift is not None:
+                        drifted.append(listing)
+        except ConnectorAuthError as e:
+            refused = e
+        except ConnectorError as e:
+            log.warning(
+                "publishing.drift_check_skipped",
+                connection_id=str(connection.id),
+                error_code=e.code,
+            )
+        if refused is not None:
+            log.warning(
+                "publishing.drift_check_refused",
+                connection_id=str(connection.id),
+                code=refused.code,
+            )
+            await service.record_auth_failure(session, connection, refused)
         await session.flush()
         return drifted
+
+    async def enqueue_drift_checks(self, session: AsyncSession) -> int:
+        """A drift check job for every active connection, of any workspace, with published
+        listings (the scheduled tick's fan-out, a worker's call with no subject); how many."""
+        connections = await PublishSourceRepository.from_session(
+            session
+        ).connections_with_published()
+        await enqueue_many(
+            session,
+            [
+                JobRequest(
+                    kind=DRIFT_JOB,
+                    arguments=(str(connection.id),),
+                    organization_id=connection.organization_id,
+                    summary=f"Check listings on {connection.name}",
+                )
+                for connection in connections
+            ],
+        )
+        return len(connections)
 
 
 def drift_of(

@@ -24,7 +24,7 @@ SETTLED_EVENT DBOS event when it settles), then tells Printify where it went
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
@@ -32,6 +32,7 @@ from dbos import DBOS
 
 from flashfusion.connector import registry
 from flashfusion.connector.base import (
+    FIRST_CREATE_OPTION,
     ConnectionContext,
     ConnectorAuthError,
     ConnectorError,
@@ -41,7 +42,6 @@ from flashfusion.connector.base import (
     RetryableConnectorError,
 )
 from flashfusion.db import unit_of_work
-from flashfusion.jobs.enqueue import enqueue
 from flashfusion.jobs.registry import job
 from flashfusion.models import Product, utc_now
 from flashfusion.models.channel_listing import ChannelListing, ListingState
@@ -221,6 +221,46 @@ class Work:
     connection: PlatformConnection
     connector: PlatformConnector
     payload: PublishPayload | None
+    # No item of this listing can be on the platform yet (see `_first_create`): the create
+    # goes without a look-up first, and `create_sent_at` is already committed.
+    first_create: bool = False
+    # The id `ctx.created` stored in this attempt (so the create's answer need not store it
+    # again).
+    recorded: list[str] = field(default_factory=list)
+
+
+async def _first_create(
+    session: Any, intent: PublishIntent, listing: ChannelListing, connection: PlatformConnection
+) -> bool:
+    """True when no item of this listing can be on the platform, so find-before-create has
+    nothing to find and is skipped (on Etsy and Printify it pages through the whole shop,
+    which grows with every product published).
+
+    Why that holds. Every create this ledger sends for a listing is preceded by a commit of
+    `listing.create_sent_at` (`_mark_create_sent`, or the commit below): so while it is unset,
+    no create of this listing was ever sent, by any attempt, process or earlier intent -- and a
+    crash anywhere after it is set (before the create, during it, after the platform committed
+    but before `ctx.created` stored the id) leaves it set, and the next try looks first. The
+    remaining ways an item with our SKUs (the product's variant SKUs) could be there are ruled
+    out as well, conservatively: this intent is the listing's only one (no earlier publish,
+    unpublish or superseded intent, e.g. from before `create_sent_at` existed) and on its first
+    attempt (a step re-run after a crash counts again: `attempts` is committed before any
+    call), the listing has no remote id, and no other listing of this product is on a
+    connection of the same platform (a second connection to the same shop, whose item would
+    carry the same SKUs). Two intents of one listing never act at once (`start`)."""
+    if intent.action != IntentAction.publish or intent.attempts != 1:
+        return False
+    if intent.remote_id or listing.remote_id or listing.create_sent_at is not None:
+        return False
+    history = await PublishIntentRepository.from_session(session).history(listing.id)
+    if [i.id for i in history] != [intent.id]:
+        return False
+    siblings = await ChannelListingRepository.from_session(session).for_products(
+        listing.organization_id, [listing.product_id]
+    )
+    return not any(
+        other.id != listing.id and other.platform == connection.platform for other in siblings
+    )
 
 
 async def _store_remote(intent_id: uuid.UUID, remote: RemoteListing) -> None:
@@ -242,11 +282,14 @@ async def _store_remote_id(intent_id: uuid.UUID, remote_id: str, url: str | None
                 listing.remote_url = url
 
 
-def _recorder(intent_id: uuid.UUID) -> Any:
-    """The connection context's `on_created`: a new item's id, stored before it is finished."""
+def _recorder(intent_id: uuid.UUID, recorded: list[str] | None = None) -> Any:
+    """The connection context's `on_created`: a new item's id, stored before it is finished
+    (and noted in `recorded`)."""
 
     async def record(remote_id: str) -> None:
         await _store_remote_id(intent_id, remote_id)
+        if recorded is not None:
+            recorded.append(remote_id)
 
     return record
 
@@ -259,6 +302,13 @@ async def _mark_create_sent(listing_id: uuid.UUID) -> None:
         listing = await ChannelListingRepository.from_session(session).lock(listing_id)
         if listing is not None and listing.create_sent_at is None:
             listing.create_sent_at = utc_now()
+
+
+async def _store_new(work: Work, remote: RemoteListing) -> None:
+    """After a create: its id is stored unless `ctx.created` stored that very id moments ago
+    (the URL is written with the outcome by `finish`)."""
+    if remote.remote_id not in work.recorded:
+        await _store_remote(work.intent_id, remote)
 
 
 def _retry(error: RetryableConnectorError, connection: PlatformConnection) -> Outcome:
@@ -289,11 +339,13 @@ def _needs_reconnect(platform: str, error: ConnectorAuthError | None = None) -> 
 
 @contextlib.asynccontextmanager
 async def _opened(
-    intent_id: str, *, count: bool = False
+    intent_id: str, *, count: bool = False, with_payload: bool = True
 ) -> AsyncIterator[tuple[Work, ConnectionContext] | Outcome]:
-    """The intent's work (payload with image bytes) and an open connection context; or the
-    outcome that ends the attempt without calling the platform. The database session is
-    closed before the platform is called: no transaction waits on a platform."""
+    """The intent's work (payload with image bytes, unless `with_payload` is False: the
+    handshake's calls on a known item need none, and building it reads every image) and an
+    open connection context; or the outcome that ends the attempt without calling the
+    platform. The database session is closed before the platform is called: no transaction
+    waits on a platform."""
     stack = contextlib.AsyncExitStack()
     async with stack:
         async with unit_of_work() as session:
@@ -305,9 +357,7 @@ async def _opened(
             if count:
                 intent.attempts += 1
             sources = PublishSourceRepository.from_session(session)
-            listing = await ChannelListingRepository.from_session(session).get_by_id(
-                intent.listing_id
-            )
+            listing = await ChannelListingRepository.from_session(session).lock(intent.listing_id)
             assert listing is not None
             connection = await sources.connection(listing.connection_id)
             product = await sources.product(listing.product_id)
@@ -325,7 +375,9 @@ async def _opened(
                 return
             connector = registry.get_connector(connection.platform)
             payload = None
-            if intent.action != IntentAction.unpublish or listing.remote_id is None:
+            if with_payload and (
+                intent.action != IntentAction.unpublish or listing.remote_id is None
+            ):
                 linked = (
                     await sources.connection(connection.linked_connection_id)
                     if connection.linked_connection_id
@@ -356,6 +408,17 @@ async def _opened(
                         "kind": "terminal",
                     }
                     return
+            first_create = (
+                count
+                and payload is not None
+                and await _first_create(session, intent, listing, connection)
+            )
+            if first_create:
+                assert payload is not None
+                # The create this attempt is about to send, marked in the commit that counts
+                # the attempt (one commit fewer than `_mark_create_sent`): see `_first_create`.
+                listing.create_sent_at = utc_now()
+                payload.options[FIRST_CREATE_OPTION] = True
             work = Work(
                 intent_id=intent.id,
                 action=IntentAction(intent.action),
@@ -365,6 +428,7 @@ async def _opened(
                 connection=connection,
                 connector=connector,
                 payload=payload,
+                first_create=first_create,
             )
             try:
                 ctx = await stack.enter_async_context(
@@ -380,7 +444,7 @@ async def _opened(
                 return
             else:
                 auth_error = None
-                ctx.on_created = _recorder(intent.id)
+                ctx.on_created = _recorder(intent.id, work.recorded)
         if auth_error is not None:
             await _record_auth_failure(connection.id, auth_error)
             yield _auth(work, auth_error)
@@ -407,6 +471,13 @@ async def _act(work: Work, ctx: ConnectionContext) -> Outcome:
 
     assert work.payload is not None
     remote: RemoteListing | None = None
+    if work.first_create:
+        # Nothing of this listing can be on the platform yet (`_first_create`), and its
+        # create_sent_at was committed with this attempt's count.
+        remote = await connector.create_listing(ctx, work.payload)
+        await _store_new(work, remote)
+        status = "pending" if remote.pending else "done"
+        return {"status": status, "remote_id": remote.remote_id, "url": remote.url}
     if work.remote_id is not None:
         remote = await connector.get_listing(ctx, work.remote_id)
     if work.action == IntentAction.update:
@@ -426,12 +497,15 @@ async def _act(work: Work, ctx: ConnectionContext) -> Outcome:
         if remote is None:
             await _mark_create_sent(work.listing_id)
             remote = await connector.create_listing(ctx, work.payload)
-            await _store_remote(work.intent_id, remote)
+            await _store_new(work, remote)
         else:
             await _store_remote(work.intent_id, remote)
             if remote.state == "draft" and not remote.pending:
                 # Ours, created but never made live (a crash, or a failed handshake): the
-                # connector's create finishes an existing draft of ours instead of adding one.
+                # connector's create finishes an existing draft of ours instead of adding one
+                # (marked first all the same: no create is sent without create_sent_at, which
+                # `_first_create` relies on).
+                await _mark_create_sent(work.listing_id)
                 remote = await connector.create_listing(ctx, work.payload)
                 await _store_remote(work.intent_id, remote)
             elif not remote.pending:
@@ -476,7 +550,7 @@ async def attempt(intent_id: str) -> Outcome:
 async def confirm_pending(intent_id: str) -> Outcome:
     """No `product:publish:started` came (webhooks unreachable): ask the platform. `pending`:
     carry on with the handshake; `done`: it is already complete; `failed`: it is gone."""
-    async with _opened(intent_id) as opened:
+    async with _opened(intent_id, with_payload=False) as opened:
         if isinstance(opened, dict):
             return opened
         work, ctx = opened
@@ -588,7 +662,7 @@ async def channel_state(intent_id: str) -> Outcome:
 @DBOS.step(name="publishing.complete")
 async def complete(intent_id: str, external_id: str, handle: str) -> Outcome:
     """Tell Printify where the product went (`publishing_succeeded`): `done`, or an error."""
-    async with _opened(intent_id) as opened:
+    async with _opened(intent_id, with_payload=False) as opened:
         if isinstance(opened, dict):
             return opened
         work, ctx = opened
@@ -613,7 +687,7 @@ async def complete(intent_id: str, external_id: str, handle: str) -> Outcome:
 @DBOS.step(name="publishing.fail_handshake")
 async def fail_handshake(intent_id: str, reason: str) -> None:
     """Tell Printify the publish failed (`publishing_failed`), which unlocks the product."""
-    async with _opened(intent_id) as opened:
+    async with _opened(intent_id, with_payload=False) as opened:
         if isinstance(opened, dict):
             return
         work, ctx = opened
@@ -622,7 +696,7 @@ async def fail_handshake(intent_id: str, reason: str) -> None:
         try:
             await work.connector.fail_publish(ctx, work.remote_id, reason[:500])
         except ConnectorError as e:
-            log.warning("publishing.fail_publish_failed", code=e.code)
+            log.warning("publishing.fail_publish_failed", error_code=e.code)
 
 
 @DBOS.step(name="publishing.product_url")
@@ -877,18 +951,7 @@ DRIFT_EVERY = "0 * * * *"
 async def enqueue_drift_checks() -> int:
     """A drift check for every active connection with published listings; how many."""
     async with unit_of_work() as session:
-        connections = await PublishSourceRepository.from_session(
-            session
-        ).connections_with_published()
-        for connection in connections:
-            await enqueue(
-                session,
-                DRIFT_JOB,
-                str(connection.id),
-                organization_id=connection.organization_id,
-                summary=f"Check listings on {connection.name}",
-            )
-    return len(connections)
+        return await publishing_service.enqueue_drift_checks(session)
 
 
 @DBOS.step(name="publishing.enqueue_drift_checks")

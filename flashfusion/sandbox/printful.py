@@ -23,6 +23,18 @@ Sources (`../shared/specs/printful/printfulapi.json` = v1 spec, `openapi.json` =
   `mockup_task_finished` webhook; webhooks v2 `POST/GET/DELETE /v2/webhooks` (one configuration
   per token: creating one replaces the previous, v2 createWebhook description; `secret_key` hex
   shown once).
+- files (POST /files, and sync variant `files[].url`): a file "is saved with the status
+  `waiting` and downloaded and processed later. Afterward, the status is changed to `ok` if
+  the file was loaded successfully and was a valid image file or `failed` if the process did
+  not succeed"; a file with the URL of an existing one is that one, not refreshed (v1 tag "File
+  Library API"); a URL that is not http(s) is `FL-2 INVALID_FILE_URL` (v1 tag "Errors"). The
+  twin downloads the waiting files before it handles its next request (and in
+  `await process_files()`), with `fetch`: by default a URL of the FlashFusion app
+  (`settings.BASE_URL`) goes to the app in-process when a webhook target is set
+  (sandbox/runtime.py), a loopback URL over the network (a FlashFusion on this machine), and
+  any other URL is not fetched (the twin reaches no internet; the file stays `waiting`).
+  `ok` needs a 2xx answer whose body Pillow opens as PNG or JPEG; `state.downloads` records
+  each attempt (file id, HTTP status, outcome, SHA-256 of the bytes).
 - deliveries: body `{type, occurred_at, retries, store_id, data}`, headers
   `x-pf-webhook-public-key` and `x-pf-webhook-signature: hex(HMAC-SHA256(hex_decode(secret_key),
   raw body))` (v2 tag "Webhook v2", "Event example").
@@ -52,8 +64,10 @@ operation, `errors` per status, `created` per resource kind, `max_rate_seen` per
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
+import io
 import json
 import math
 import random
@@ -104,6 +118,48 @@ ORDER_STATUSES = frozenset(
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "testserver")
 
 Deliver = Callable[[str, dict[str, str], bytes], Awaitable[Any]]
+# GET one file URL: the response, or None when the twin cannot reach that host at all.
+Fetch = Callable[[str], Awaitable[httpx.Response | None]]
+# Printful's print-file image limit is 50 MB (v1 tag "Mockup Generator", research section 10);
+# the twin reads at most this much of a download.
+MAX_FILE_BYTES = 50_000_000
+FETCH_TIMEOUT_SECONDS = 30.0  # the twin's choice
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+_IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
+
+
+async def fetch_file(url: str) -> httpx.Response | None:
+    """The default `fetch`: the FlashFusion app's own URLs in-process (when the runtime has a
+    webhook target, i.e. the app), loopback URLs over the network, nothing else."""
+    from flashfusion.config import get_settings
+    from flashfusion.sandbox import runtime
+
+    parts = urlsplit(url)
+    app = urlsplit(get_settings().BASE_URL)
+    # The runtime keeps the app it posts webhooks to; the twin fetches through the same app.
+    target = runtime.webhook_target()
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if target is not None and (parts.scheme, parts.netloc) == (app.scheme, app.netloc):
+        transport: httpx.AsyncBaseTransport = httpx.ASGITransport(app=target)
+    elif (parts.hostname or "") in _LOOPBACK_HOSTS or (parts.hostname or "").endswith(".localhost"):
+        transport = httpx.AsyncHTTPTransport()
+    else:
+        return None
+
+    async def get() -> httpx.Response:
+        # The transport, not a client: a client logs each request's URL ("HTTP Request: GET
+        # ...?token=..."), and a file URL is a bearer capability that must stay out of logs.
+        request = httpx.Request(
+            "GET",
+            f"{parts.scheme}://{parts.netloc}{path}",
+            extensions={"timeout": httpx.Timeout(FETCH_TIMEOUT_SECONDS).as_dict()},
+        )
+        async with transport:
+            response = await transport.handle_async_request(request)
+            await response.aread()
+            return response
+
+    return await asyncio.create_task(get())
 
 
 class _Answer(Exception):
@@ -237,6 +293,15 @@ def _present(row: dict[str, Any], *nullable: str) -> dict[str, Any]:
     return {k: v for k, v in row.items() if v is not None or k in nullable}
 
 
+_FILE_FIELDS = ("id", "type", "url", "filename", "status", "options", "hash", "mime_type", "size",
+                "width", "height", "dpi")  # fmt: skip
+
+
+def _file_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A library file as a sync variant shows it (v1 schema File; unknown fields omitted)."""
+    return {k: row[k] for k in _FILE_FIELDS if row.get(k) is not None}
+
+
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -247,6 +312,7 @@ class PrintfulSandboxState:
     stores: dict[int, StoreData]
     time_scale: float = 1.0
     deliver: Deliver | None = None
+    fetch: Fetch | None = None
     faults: PrintfulFaults = field(default_factory=PrintfulFaults)
     requests: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
@@ -254,6 +320,9 @@ class PrintfulSandboxState:
     max_rate_seen: dict[str, int] = field(default_factory=dict)
     outbox: list[Delivery] = field(default_factory=list)
     delivered: list[Delivery] = field(default_factory=list)
+    # Files waiting to be downloaded, as (store id, file id), and every download tried.
+    waiting_files: list[tuple[int, int]] = field(default_factory=list)
+    downloads: list[dict[str, Any]] = field(default_factory=list)
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
@@ -517,6 +586,65 @@ class PrintfulSandboxState:
             accepted += 1
         return accepted
 
+    # --- files -------------------------------------------------------------------------------
+
+    async def process_files(self) -> int:
+        """Download every waiting file and set its status (`ok`, `failed`, or still `waiting`
+        when the twin cannot reach the host); the number of files processed."""
+        queue, self.waiting_files = self.waiting_files, []
+        for store_id, file_id in queue:
+            row = self.stores[store_id].files.get(file_id)
+            if row is not None and row["status"] == "waiting":
+                await self._download(row)
+        return len(queue)
+
+    async def _download(self, row: dict[str, Any]) -> None:
+        attempt: dict[str, Any] = {"file_id": row["id"], "status_code": None, "sha256": None}
+        self.downloads.append(attempt)
+        try:
+            response = await (self.fetch or fetch_file)(row["url"])
+        except httpx.HTTPError as e:
+            attempt["outcome"] = f"failed: {type(e).__name__}"
+            row["status"] = "failed"
+            return
+        if response is None:
+            attempt["outcome"] = "not fetched: the twin cannot reach this host"
+            return
+        attempt["status_code"] = response.status_code
+        content = response.content[: MAX_FILE_BYTES + 1]
+        if not response.is_success or len(content) > MAX_FILE_BYTES:
+            attempt["outcome"] = "failed: download"
+            row["status"] = "failed"
+            return
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(content)) as image:
+                kind, (width, height) = image.format or "", image.size
+                dpi = image.info.get("dpi")
+        except (OSError, ValueError, Image.DecompressionBombError):
+            kind = ""
+        if kind not in _IMAGE_FORMATS:
+            attempt["outcome"] = "failed: not a PNG or JPEG image"
+            row["status"] = "failed"
+            return
+        attempt["sha256"] = hashlib.sha256(content).hexdigest()
+        attempt["outcome"] = "ok"
+        row.update(
+            status="ok",
+            hash=hashlib.md5(content, usedforsecurity=False).hexdigest(),
+            mime_type=_IMAGE_FORMATS[kind],
+            size=len(content),
+            width=width,
+            height=height,
+            # The twin's stand-ins for Printful's CDN previews (fictional host).
+            preview_url=f"https://files.sandbox.printful.invalid/{row['id']}_preview.png",
+            thumbnail_url=f"https://files.sandbox.printful.invalid/{row['id']}_thumb.png",
+        )
+        if dpi:
+            with contextlib.suppress(TypeError, ValueError, IndexError):
+                row["dpi"] = round(float(dpi[0]))
+
     # --- mockups -----------------------------------------------------------------------------
 
     def tick(self) -> None:
@@ -586,9 +714,11 @@ def create_app(
     deliver: Deliver | None = None,
     stores: list[dict[str, Any]] | None = None,
     seed: int = 0,
+    fetch: Fetch | None = None,
 ) -> Starlette:
     """The twin as an ASGI app; its state is `app.state.sandbox` (a `PrintfulSandboxState`).
-    `stores`: `[{"id": int, "name": str, "type"?: str}]` (default: one fictional store)."""
+    `stores`: `[{"id": int, "name": str, "type"?: str}]` (default: one fictional store).
+    `fetch`: how the twin downloads file URLs (default `fetch_file`)."""
     rows = stores or [{"id": 10001, "name": "FlashFusion sandbox store", "type": "native"}]
     state = PrintfulSandboxState(
         tokens=set(tokens),
@@ -598,6 +728,7 @@ def create_app(
         },
         time_scale=time_scale,
         deliver=deliver,
+        fetch=fetch,
         rng=random.Random(seed),
     )
     state.catalog_products, state.catalog_variants = _catalog()
@@ -747,15 +878,15 @@ def create_app(
             "id": file_id,
             "type": str(body.get("type") or "default"),
             "url": url,
-            "filename": str(body.get("filename") or url.rsplit("/", 1)[-1]),
+            "filename": str(body.get("filename") or urlsplit(url).path.rsplit("/", 1)[-1]),
             "options": body.get("options") or [],
-            "status": "ok",
+            # Downloaded and processed later (v1 tag "File Library API"): see process_files.
+            "status": "waiting",
             "created": int(state.wall_clock()),
             "visible": bool(body.get("visible", True)),
-            "preview_url": url,
-            "thumbnail_url": url,
         }
         store.files[file_id] = row
+        state.waiting_files.append((store.id, file_id))
         state.created["file"] += 1
         return row
 
@@ -778,11 +909,19 @@ def create_app(
             }
         )
 
-    def full_product(product: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "sync_product": sync_product_row(product),
-            "sync_variants": product["sync_variants"],
-        }
+    def full_product(store: StoreData, product: dict[str, Any]) -> dict[str, Any]:
+        # A variant's files as the library has them now (their status changes once processed).
+        variants = [
+            {
+                **variant,
+                "files": [
+                    {**file, **_file_view(store.files.get(file["id"], file))}
+                    for file in variant["files"]
+                ],
+            }
+            for variant in product["sync_variants"]
+        ]
+        return {"sync_product": sync_product_row(product), "sync_variants": variants}
 
     def find_product(store: StoreData, raw: str) -> dict[str, Any]:
         if raw.startswith("@"):
@@ -864,10 +1003,7 @@ def create_app(
                     "image": "",
                     "name": catalog["name"],
                 },
-                "files": [
-                    {k: f[k] for k in ("id", "type", "url", "filename", "status", "options")}
-                    for f in stored_files
-                ],
+                "files": [_file_view(f) for f in stored_files],
                 "options": raw.get("options") or [],
                 "size": catalog["size"] or None,
                 "color": catalog["color"] or None,
@@ -949,7 +1085,7 @@ def create_app(
 
     async def get_sync_product(request: Request, store: StoreData | None, raw: str) -> Response:
         assert store is not None
-        return JSONResponse(_v1(full_product(find_product(store, raw))))
+        return JSONResponse(_v1(full_product(store, find_product(store, raw))))
 
     async def update_sync_product(request: Request, store: StoreData | None, raw: str) -> Response:
         assert store is not None
@@ -982,7 +1118,7 @@ def create_app(
         assert store is not None
         product = find_product(store, raw)
         del store.products[product["id"]]
-        return JSONResponse(_v1(full_product(product)))
+        return JSONResponse(_v1(full_product(store, product)))
 
     async def list_orders(request: Request, store: StoreData | None) -> Response:
         assert store is not None
@@ -1249,6 +1385,7 @@ def create_app(
         path = "/" + request.path_params["path"].strip("/")
         v2 = path.startswith("/v2/")
         state.tick()
+        await state.process_files()
         match = None
         for method, pattern, name, handler, needs_store, writes, window in routes:
             found = pattern.match(path)

@@ -138,6 +138,11 @@ def set_webhook_target(asgi_app: ASGIApp | None) -> None:
     _webhook_target = asgi_app
 
 
+def webhook_target() -> ASGIApp | None:
+    """The app in-process twins post their webhooks to (and fetch its own URLs from)."""
+    return _webhook_target
+
+
 class WebhookNotDelivered(RuntimeError):
     """A twin's webhook found no target, or the app did not answer 2xx: the twin keeps it."""
 

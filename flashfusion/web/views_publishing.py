@@ -4,14 +4,16 @@ while in flight), the product page's publishing panel and one listing with its i
 (update, unpublish, retry)."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from flashfusion.auth.models import AuthSubject
 from flashfusion.authz.permission import Permission, role_has
 from flashfusion.authz.service import authz
 from flashfusion.config import get_settings
@@ -21,7 +23,7 @@ from flashfusion.connector.service import connection as connection_service
 from flashfusion.db import AsyncSessionDep
 from flashfusion.exceptions import AppError, BadRequest, ResourceNotFound
 from flashfusion.kit.pagination import PaginationParams
-from flashfusion.models import Product
+from flashfusion.models import Product, PublishIntent, User
 from flashfusion.models.channel_listing import ListingState
 from flashfusion.models.platform_connection import ConnectionStatus, PlatformConnection
 from flashfusion.product.service import product as product_service
@@ -695,6 +697,65 @@ UNPUBLISH_MESSAGES = {
     "already_unpublished": "The listing is already down from {label}.",
 }
 
+# publishing_service.retry / update / unpublish: (session, subject, listing id) -> (outcome, …).
+ListingAction = Callable[
+    [AsyncSession, AuthSubject[User], uuid.UUID], Awaitable[tuple[str, PublishIntent | None]]
+]
+
+
+@dataclass(frozen=True)
+class Replies:
+    """What a listing action says: the outcome's message ({label}), else `otherwise` ({label},
+    {outcome}); with `htmx_cell`, an HTMX request gets the refreshed board cell instead of a
+    redirect."""
+
+    by_outcome: Mapping[str, str]
+    otherwise: str
+    htmx_cell: bool = False
+
+
+# A retry that does not raise has been queued.
+RETRY_REPLIES = Replies(RETRY_MESSAGES, otherwise=RETRY_MESSAGES["queued"], htmx_cell=True)
+UPDATE_REPLIES = Replies(UPDATE_MESSAGES, otherwise="Update: {label} answered {outcome}.")
+UNPUBLISH_REPLIES = Replies(UNPUBLISH_MESSAGES, otherwise="Unpublish: {outcome}.")
+
+
+async def _act_on_listing(
+    request: Request,
+    session: AsyncSession,
+    ctx: OrgContext,
+    listing_id: uuid.UUID,
+    back: str,
+    action: ListingAction,
+    replies: Replies,
+) -> Response:
+    """Run one action on a listing of this workspace (404 for another's) and say how it went,
+    or why it was refused, as a flash on the page the form came from (or in the cell)."""
+    listing = await publishing_service.get_listing(session, ctx.subject, listing_id)
+    if listing.organization_id != ctx.organization.id:
+        raise ResourceNotFound("Listing")
+    htmx = replies.htmx_cell and request.headers.get("hx-request") == "true"
+    try:
+        outcome, _ = await action(session, ctx.subject, listing.id)
+    except AppError as e:
+        if htmx:
+            return await _cell_answer(request, session, ctx, listing.id, notice=e.detail)
+        return redirect(_back(ctx, back, listing.id), e.detail, "error")
+    message = replies.by_outcome.get(outcome, replies.otherwise).format(
+        label=_label(listing.platform), outcome=outcome
+    )
+    if htmx:
+        return await _cell_answer(request, session, ctx, listing.id, done=message)
+    return redirect(_back(ctx, back, listing.id), message)
+
+
+async def _cell_answer(
+    request: Request, session: AsyncSession, ctx: OrgContext, listing_id: uuid.UUID, **say: str
+) -> Response:
+    """The listing's refreshed board cell carrying a `notice` (error) or `done` message."""
+    cell = await _cell(session, ctx, listing_id)
+    return render(request, "publishing/_cell.html", {"cell": cell, **say, **_cell_context(ctx)})
+
 
 @router.post("/orgs/{org_id}/publishing/listings/{listing_id}/retry")
 async def retry_listing(
@@ -705,68 +766,34 @@ async def retry_listing(
     back: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Run the listing's failed publish again (HTMX: answers with the refreshed cell)."""
-    listing = await publishing_service.get_listing(session, ctx.subject, listing_id)
-    if listing.organization_id != ctx.organization.id:
-        raise ResourceNotFound("Listing")
-    label = _label(listing.platform)
-    htmx = request.headers.get("hx-request") == "true"
-    try:
-        await publishing_service.retry(session, ctx.subject, listing.id)
-    except AppError as e:
-        if htmx:
-            cell = await _cell(session, ctx, listing.id)
-            return render(
-                request,
-                "publishing/_cell.html",
-                {"cell": cell, "notice": e.detail, **_cell_context(ctx)},
-            )
-        return redirect(_back(ctx, back, listing.id), e.detail, "error")
-    message = RETRY_MESSAGES["queued"].format(label=label)
-    if htmx:
-        cell = await _cell(session, ctx, listing.id)
-        return render(
-            request,
-            "publishing/_cell.html",
-            {"cell": cell, "done": message, **_cell_context(ctx)},
-        )
-    return redirect(_back(ctx, back, listing.id), message)
+    return await _act_on_listing(
+        request, session, ctx, listing_id, back, publishing_service.retry, RETRY_REPLIES
+    )
 
 
 @router.post("/orgs/{org_id}/publishing/listings/{listing_id}/update")
 async def update_listing(
+    request: Request,
     session: AsyncSessionDep,
     ctx: OrgDep,
     listing_id: uuid.UUID,
     back: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Send the product as it is now (content, prices, images) to the live listing."""
-    listing = await publishing_service.get_listing(session, ctx.subject, listing_id)
-    if listing.organization_id != ctx.organization.id:
-        raise ResourceNotFound("Listing")
-    where = _back(ctx, back, listing.id)
-    try:
-        outcome, _ = await publishing_service.update(session, ctx.subject, listing.id)
-    except AppError as e:
-        return redirect(where, e.detail, "error")
-    text = UPDATE_MESSAGES.get(outcome, "Update: {label} answered " + outcome + ".")
-    return redirect(where, text.format(label=_label(listing.platform)))
+    return await _act_on_listing(
+        request, session, ctx, listing_id, back, publishing_service.update, UPDATE_REPLIES
+    )
 
 
 @router.post("/orgs/{org_id}/publishing/listings/{listing_id}/unpublish")
 async def unpublish_listing(
+    request: Request,
     session: AsyncSessionDep,
     ctx: OrgDep,
     listing_id: uuid.UUID,
     back: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Take the listing down from its channel (the form asks for confirmation first)."""
-    listing = await publishing_service.get_listing(session, ctx.subject, listing_id)
-    if listing.organization_id != ctx.organization.id:
-        raise ResourceNotFound("Listing")
-    where = _back(ctx, back, listing.id)
-    try:
-        outcome, _ = await publishing_service.unpublish(session, ctx.subject, listing.id)
-    except AppError as e:
-        return redirect(where, e.detail, "error")
-    text = UNPUBLISH_MESSAGES.get(outcome, "Unpublish: " + outcome + ".")
-    return redirect(where, text.format(label=_label(listing.platform)))
+    return await _act_on_listing(
+        request, session, ctx, listing_id, back, publishing_service.unpublish, UNPUBLISH_REPLIES
+    )

@@ -163,24 +163,24 @@ async def test_pause_fills_the_window_until_retry_after() -> None:
 
 def test_window_includes_the_safety_margin() -> None:
     limit = RateLimit("publish", 200, 1800.0, "x")
-    assert window_ms(limit) == 1_836_020  # 1,800,000 ms + 2 % + 20 ms
-    assert window_ms(limit, time_scale=60) == 30_620  # 30,000 ms + 2 % + 20 ms
+    assert window_ms(limit) == 1_836_100  # 1,800,000 ms + 2 % + 100 ms
+    assert window_ms(limit, time_scale=60) == 30_700  # 30,000 ms + 2 % + 100 ms
 
 
 def test_estimate_300_printify_publishes() -> None:
     connector = PrintifyLike()
     # 200 go at once; the second batch of 100 waits one publish window (30 min + margin).
-    assert estimate_seconds(connector, {"publish": 300}) == 1836.02
+    assert estimate_seconds(connector, {"publish": 300}) == 1836.1
     assert estimate_seconds(connector, {"publish": 200}) == 0.0
-    assert estimate_seconds(connector, {"publish": 201}) == 1836.02
-    assert estimate_seconds(connector, {"publish": 401}) == 2 * 1836.02
+    assert estimate_seconds(connector, {"publish": 201}) == 1836.1
+    assert estimate_seconds(connector, {"publish": 401}) == 2 * 1836.1
     # 150 already used this window: 50 more fit, the 51st waits.
     assert estimate_seconds(connector, {"publish": 50}, now_used={"publish": 150}) == 0.0
-    assert estimate_seconds(connector, {"publish": 51}, now_used={"publish": 150}) == 1836.02
+    assert estimate_seconds(connector, {"publish": 51}, now_used={"publish": 150}) == 1836.1
     # Sandbox time scale divides the windows as the twins do.
-    assert estimate_seconds(connector, {"publish": 300}, time_scale=60) == 30.62
+    assert estimate_seconds(connector, {"publish": 300}, time_scale=60) == 30.7
     # 1,300 ordinary calls: the 600-per-minute limit dominates (two more windows).
-    assert estimate_seconds(connector, {"default": 1300}) == 2 * 61.22
+    assert estimate_seconds(connector, {"default": 1300}) == 2 * 61.3
     assert estimate_seconds(connector, {}) == 0.0
 
 

@@ -142,6 +142,32 @@ async def test_an_older_state_never_overwrites_a_newer_one(
     assert order.status == OrderStatus.delivered
 
 
+async def test_on_the_same_update_time_the_status_further_along_wins(
+    session: AsyncSession, shop: PlatformConnection
+) -> None:
+    """Platforms stamp in whole seconds and a Printify cancel moves no stamp: a stale fetch
+    written after a newer one of the same time does not undo it; a later one of that time
+    replaces it (and its line items)."""
+    await order_service.upsert_remote(session, shop, remote_order(status="canceled"))
+    order = await order_service.upsert_remote(
+        session, shop, remote_order(status="paid", lines=[RemoteLineItem("OLD", None, "x", 9, 1)])
+    )
+    assert (order.status, order.platform_status) == (OrderStatus.canceled, "platform-canceled")
+    assert [line[0] for line in await lines_of(session, order)] == ["L1"]
+    order = await order_service.upsert_remote(
+        session,
+        shop,
+        remote_order(status="refunded", lines=[RemoteLineItem("L9", None, "x", 1, 1)]),
+    )
+    assert order.status == OrderStatus.refunded
+    assert [line[0] for line in await lines_of(session, order)] == ["L9"]
+    # The same status again (an address corrected in the same second) is written.
+    order = await order_service.upsert_remote(
+        session, shop, remote_order(status="refunded", customer_name="Ada King")
+    )
+    assert (order.status, order.customer_name) == (OrderStatus.refunded, "Ada King")
+
+
 async def test_the_same_remote_id_on_two_connections_is_two_orders(
     session: AsyncSession, tenant: Tenant, shop: PlatformConnection
 ) -> None:

@@ -18,6 +18,7 @@ from structlog.testing import capture_logs
 
 from flashfusion.auth.models import AuthSubject, Subject
 from flashfusion.connector import registry
+from flashfusion.connector.base import ConnectorAuthError
 from flashfusion.connector.service import connection as connection_service
 from flashfusion.jobs import engine
 from flashfusion.jobs.registry import get_kind
@@ -247,7 +248,7 @@ async def test_a_platform_error_leaves_the_last_finding_logs_and_checks_the_rest
             "event": "publishing.drift_check_failed",
             "log_level": "warning",
             "listing_id": str(first.id),
-            "code": "timeout",
+            "error_code": "timeout",
         }
     ]
     after = await fresh(session, first.id)
@@ -256,6 +257,122 @@ async def test_a_platform_error_leaves_the_last_finding_logs_and_checks_the_rest
         "message": "The listing is gone from Etsy: publish the product again.",
         "state": "missing",
     }
+
+
+REVOKED = ConnectorAuthError(
+    "invalid_grant",
+    "Reconnect Etsy on the Connections page.",
+    needs_reconnect=True,
+    platform_message="The token was revoked.",
+)
+
+
+async def connection_row(session: AsyncSession, connection_id: uuid.UUID) -> PlatformConnection:
+    result = await session.execute(
+        select(PlatformConnection)
+        .where(PlatformConnection.id == connection_id)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one()
+
+
+async def test_a_connection_that_cannot_be_opened_is_recorded_and_the_job_ends_cleanly(
+    session: AsyncSession, tenant: Tenant, world: World, fake_checks: FakeChecks
+) -> None:
+    etsy, listing, item = await published_on_fake(session, tenant, world)
+    item.prices[item.skus[0]] += 100  # drift the check would find if it ran
+    world.connections.open_error = REVOKED
+
+    with capture_logs() as logs:
+        assert await tasks.drift_step(str(etsy.id)) == 0
+
+    assert world.platform.calls == []
+    assert world.connections.auth_failures == [(etsy.id, "invalid_grant")]
+    assert (await connection_row(session, etsy.id)).status == ConnectionStatus.needs_reconnect
+    after = await fresh(session, listing.id)
+    assert (after.drift, after.checked_at) == (None, None)
+    assert [e for e in logs if e["event"].startswith("publishing.drift_check")] == [
+        {
+            "event": "publishing.drift_check_refused",
+            "log_level": "warning",
+            "connection_id": str(etsy.id),
+            "code": "invalid_grant",
+        }
+    ]
+
+
+async def test_a_connection_that_cannot_be_opened_for_now_is_left_for_the_next_check(
+    session: AsyncSession, tenant: Tenant, world: World, fake_checks: FakeChecks
+) -> None:
+    etsy, listing, item = await published_on_fake(session, tenant, world)
+    item.prices[item.skus[0]] += 100
+    world.connections.open_error = TIMEOUT  # e.g. the token endpoint did not answer
+
+    with capture_logs() as logs:
+        assert await publishing.check_drift(session, etsy.id) == []
+
+    assert world.platform.calls == []
+    assert world.connections.auth_failures == []
+    assert (await connection_row(session, etsy.id)).status == ConnectionStatus.active
+    after = await fresh(session, listing.id)
+    assert (after.drift, after.checked_at) == (None, None)
+    assert [e for e in logs if e["event"].startswith("publishing.drift_check")] == [
+        {
+            "event": "publishing.drift_check_skipped",
+            "log_level": "warning",
+            "connection_id": str(etsy.id),
+            "error_code": "timeout",
+        }
+    ]
+
+
+async def test_a_token_refused_by_the_platform_stops_the_check_and_asks_for_a_reconnect(
+    session: AsyncSession,
+    tenant: Tenant,
+    world: World,
+    fake_checks: FakeChecks,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    etsy, first, item = await published_on_fake(session, tenant, world)
+    other = await publish(
+        session, tenant, await publishable(session, tenant.organization, title="Moon tee"), etsy
+    )
+    assert other.remote_id is not None
+    world.platform.calls.clear()
+    # Both listings drifted: a check that went on after the refusal would record the other.
+    item.prices[item.skus[0]] += 100
+    world.platform.items[other.remote_id].state = "inactive"
+    world.platform.fail["get"] = [REVOKED]
+    # The connection's problem recorded for real (connector/token.py), not by the fake.
+    monkeypatch.setattr(
+        world.connections, "record_auth_failure", connection_service.record_auth_failure
+    )
+
+    with capture_logs() as logs:
+        assert await publishing.check_drift(session, etsy.id) == []
+
+    assert world.platform.calls == ["get"]
+    row = await connection_row(session, etsy.id)
+    assert (row.status, row.problem_code, row.problem_message) == (
+        ConnectionStatus.needs_reconnect,
+        "invalid_grant",
+        "The token was revoked.",
+    )
+    notices = (
+        (await session.execute(select(Job).where(Job.kind == "connection.problem_notice")))
+        .scalars()
+        .all()
+    )
+    assert [n.arguments for n in notices] == [[str(etsy.id)]]
+    for listing in (first, other):
+        after = await fresh(session, listing.id)
+        assert (after.drift, after.checked_at) == (None, None)
+    assert [e["event"] for e in logs if e["event"].startswith("publishing.drift_check")] == [
+        "publishing.drift_check_refused"
+    ]
+    # The next check finds a connection needing a reconnect and calls nothing.
+    assert await publishing.check_drift(session, etsy.id) == []
+    assert world.platform.calls == ["get"]
 
 
 async def test_an_inactive_or_unknown_connection_is_not_checked(
@@ -326,8 +443,17 @@ async def drift_jobs(session: AsyncSession) -> list[Job]:
     return list(rows.scalars())
 
 
+async def fan_out(session: AsyncSession, via: str) -> int:
+    """The scheduled tick's fan-out: through the task (its own unit of work), or the service
+    method it calls with the caller's session."""
+    if via == "task":
+        return await tasks.enqueue_drift_checks()
+    return await publishing.enqueue_drift_checks(session)
+
+
+@pytest.mark.parametrize("via", ["task", "service"])
 async def test_the_fan_out_enqueues_one_check_per_connection_with_published_listings(
-    session: AsyncSession, tenant: Tenant, other_tenant: Tenant, world: World
+    session: AsyncSession, tenant: Tenant, other_tenant: Tenant, world: World, via: str
 ) -> None:
     org = tenant.organization
     alpha = await publishable(session, org, title="Alpha tee")
@@ -365,7 +491,7 @@ async def test_the_fan_out_enqueues_one_check_per_connection_with_published_list
     gone.set_deleted_at()
     await session.flush()
 
-    assert await tasks.enqueue_drift_checks() == 3
+    assert await fan_out(session, via) == 3
 
     jobs = await drift_jobs(session)
     assert sorted((j.arguments, j.organization_id, j.summary) for j in jobs) == sorted(
@@ -385,19 +511,20 @@ async def test_the_fan_out_enqueues_one_check_per_connection_with_published_list
     assert kind.queue == "sync"
 
     # Each tick enqueues afresh (one job per connection per tick).
-    assert await tasks.enqueue_drift_checks() == 3
+    assert await fan_out(session, via) == 3
     assert len(await drift_jobs(session)) == 6
 
 
+@pytest.mark.parametrize("via", ["task", "service"])
 async def test_a_deleted_connection_is_not_enqueued(
-    session: AsyncSession, tenant: Tenant, world: World
+    session: AsyncSession, tenant: Tenant, world: World, via: str
 ) -> None:
     product = await publishable(session, tenant.organization)
     etsy = await create_connection(session, tenant.organization.id)
     await add_listing(session, product, etsy, ListingState.published, "r-1")
     etsy.set_deleted_at()
     await session.flush()
-    assert await tasks.enqueue_drift_checks() == 0
+    assert await fan_out(session, via) == 0
     assert await drift_jobs(session) == []
 
 

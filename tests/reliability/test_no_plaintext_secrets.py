@@ -6,9 +6,10 @@ local ports (threads of this process, so the test sees every token they issue), 
 Printify and Printful with distinctive API tokens and Etsy through the OAuth flow (PKCE, the
 twin's consent page, the callback), has its Etsy access token expire so the publish job refreshes
 it (Etsy rotates refresh tokens: the old one is a secret too), and publishes one product to all
-three through the API (Etsy and Printify succeed; Printful's job fails terminally, since no
-media storage gives its print files a URL yet); the Printify publish handshake's webhook comes
-back to the web process.
+three through the API (all three succeed: Printful is sent the server's signed, expiring file
+URLs, `GET /files/<render file id>?token=...`, and its twin downloads the print file from the
+server over the network, as Printful does); the Printify publish handshake's webhook comes back
+to the web process.
 
 Then every table of every schema of the database (PostgreSQL: public, dbos,
 flashfusion_ratelimit; SQLite: every database file in the home, the DBOS tables and the
@@ -16,7 +17,8 @@ rate-limit file included) is dumped as text, every column of every row; the dump
 of every file in the home, the server's log output (DEBUG, JSON) and this process's own log
 lines (likewise) are searched for each secret (every token and refresh token issued, the Etsy shared secret and x-api-key, the
 webhook signing secrets, the PKCE verifier, the OAuth code and state, the API key, the
-encryption key, the master secret and the key-encryption key), plain, base64 (at any alignment,
+encryption key, the master secret and the key-encryption key, and the token of every signed
+file URL sent to Printful: a bearer capability, so logs name the file, never the token), plain, base64 (at any alignment,
 standard and URL-safe; base64 runs found in the dump are also decoded, DBOS pickles its inputs
 and outputs into base64), URL-encoded and hex. The run is checked not to be vacuous (the
 connections' rows and ciphertexts, the workflows and their step outputs, the refresh, the webhook
@@ -39,6 +41,8 @@ import re
 import secrets
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -75,6 +79,7 @@ from flashfusion.sandbox import etsy as etsy_twin
 from flashfusion.sandbox import printful as printful_twin
 from flashfusion.sandbox import printify as printify_twin
 from flashfusion.sandbox.delivery import http_deliver
+from tests.fixtures.logs import logger_levels_restored
 from tests.fixtures.objects import bearer, create_tenant
 from tests.fixtures.processes import Process, query, start_server
 from tests.publishing.fakes import publishable
@@ -275,12 +280,26 @@ def dump_database(home: Path) -> Dump:
 
 
 def raw_files(home: Path) -> dict[str, str]:
-    """The bytes of every file in the home (database files with their WAL too), latin-1."""
-    return {
-        str(path): path.read_bytes().decode("latin-1")
-        for path in sorted(home.rglob("*"))
-        if path.is_file()
-    }
+    """The bytes of every file in the home (database files with their WAL too), latin-1.
+
+    Read by another process: closing a descriptor of a SQLite file in this one would drop
+    every POSIX lock this process's open connections hold on it (fcntl locks are per process),
+    and the next connection to close would take itself for the last one and delete the WAL
+    from under them."""
+    paths = [str(path) for path in sorted(home.rglob("*")) if path.is_file()]
+    reader = (
+        "import json, sys; print(json.dumps({p: open(p, 'rb').read().decode('latin-1') "
+        "for p in json.load(sys.stdin)}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", reader],
+        input=json.dumps(paths),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found: dict[str, str] = json.loads(done.stdout)
+    return found
 
 
 # --- undoing the run's commits ---------------------------------------------------------------
@@ -405,8 +424,15 @@ def restore(home: Path, before: Snapshot) -> None:
                     connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         finally:
             engine.dispose()
+    # A SQLite database's WAL, shared-memory and journal files come and go with its connections
+    # (this process's included): deleting one under an open connection corrupts the database.
+    kept = before.files | {
+        path.with_name(path.name + suffix).resolve()
+        for path in sqlite_files(home)
+        for suffix in ("-wal", "-shm", "-journal")
+    }
     for path in sorted(home.rglob("*"), reverse=True):
-        if path.is_file() and path.resolve() not in before.files:
+        if path.is_file() and path.resolve() not in kept:
             path.unlink(missing_ok=True)
 
 
@@ -444,6 +470,35 @@ def serve(app: Any) -> Served:
 def stop(served: Served) -> None:
     served.server.should_exit = True
     served.thread.join(timeout=10)
+
+
+async def network_fetch(url: str) -> httpx.Response:
+    """The served Printful twin downloads a file as Printful does: over the network, from the
+    server. Through the transport, since a client would log the URL in this process's log,
+    which stands for Printful's, not FlashFusion's."""
+    async with httpx.AsyncHTTPTransport() as transport:
+        request = httpx.Request("GET", url, extensions={"timeout": httpx.Timeout(30).as_dict()})
+        response = await transport.handle_async_request(request)
+        await response.aread()
+        return response
+
+
+def file_url_tokens(printful: Any) -> dict[str, str]:
+    """The token (and its signature alone) of every file URL FlashFusion sent the Printful twin:
+    the library's files and the sync products' thumbnails."""
+    urls = [row["url"] for store in printful.stores.values() for row in store.files.values()]
+    urls += [
+        product["sync_product"]["thumbnail"]
+        for store in printful.stores.values()
+        for product in store.products.values()
+        if product["sync_product"].get("thumbnail")
+    ]
+    found: dict[str, str] = {}
+    for n, url in enumerate(urls):
+        token = parse_qs(urlsplit(url).query)["token"][0]
+        found[f"file_url_token[{n}]"] = token
+        found[f"file_url_signature[{n}]"] = token.split(".", 1)[1]
+    return found
 
 
 def record_issued(state: Any) -> list[dict[str, Any]]:
@@ -488,6 +543,7 @@ class Run:
     ciphertexts: dict[str, bytes]
     decrypted: dict[str, dict[str, str]]
     intents: dict[str, str]
+    file_downloads: list[dict[str, Any]]
     refresh_calls: int
     webhooks_received: int
     workflows: list[tuple[str, str, bool]]
@@ -540,30 +596,19 @@ def own_logs() -> Iterator[LogCapture]:
     monkeypatch = pytest.MonkeyPatch()
     saved_structlog = structlog.get_config()
     root = logging.getLogger()
-    saved_root = (root.handlers[:], root.level)
-    saved_levels = {
-        name: logging.getLogger(name).level
-        for name in ("dbos", "sqlalchemy.engine", "httpx", "httpcore", "alembic")
-    }
+    saved_handlers = root.handlers[:]
     monkeypatch.setattr(settings, "LOG_LEVEL", "DEBUG")
     monkeypatch.setattr(settings, "LOG_JSON", True)
-    ff_logging.configure(settings)
-    # This process's HTTP clients are the test's (the creator's browser, which is sent to the
-    # twin's consent page and back with the OAuth code, and the API client), not FlashFusion's:
-    # FlashFusion calls the platforms from the server, whose every line is read at DEBUG.
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    capture = LogCapture(root.handlers[0].formatter if root.handlers else None)
-    root.handlers[:] = [capture]  # written here instead of to stderr
-    try:
-        yield capture
-    finally:
-        handlers, level = saved_root
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        for name, level in saved_levels.items():
-            logging.getLogger(name).setLevel(level)
-        structlog.configure(**saved_structlog)
-        monkeypatch.undo()
+    with logger_levels_restored():
+        ff_logging.configure(settings)
+        capture = LogCapture(root.handlers[0].formatter if root.handlers else None)
+        root.handlers[:] = [capture]  # written here instead of to stderr
+        try:
+            yield capture
+        finally:
+            root.handlers[:] = saved_handlers
+            structlog.configure(**saved_structlog)
+            monkeypatch.undo()
 
 
 async def _connect_etsy(
@@ -626,7 +671,11 @@ async def run(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run]:
 
     twins = {
         "printify": serve(printify_twin.create_app(tokens={printify_token}, deliver=http_deliver)),
-        "printful": serve(printful_twin.create_app(tokens={printful_token}, deliver=http_deliver)),
+        "printful": serve(
+            printful_twin.create_app(
+                tokens={printful_token}, deliver=http_deliver, fetch=network_fetch
+            )
+        ),
         "etsy": serve(
             etsy_twin.create_app(
                 apps={keystring: shared_secret},
@@ -722,6 +771,8 @@ async def run(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run]:
             for n, grant in enumerate(issued):
                 values[f"etsy_access_token[{n}]"] = grant["access_token"]
                 values[f"etsy_refresh_token[{n}]"] = grant["refresh_token"]
+            printful_state = twins["printful"].state
+            values.update(file_url_tokens(printful_state))
             ciphertexts: dict[str, bytes] = {}
             decrypted: dict[str, dict[str, str]] = {}
             async with unit_of_work() as session:
@@ -770,6 +821,7 @@ async def run(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run]:
             ciphertexts=ciphertexts,
             decrypted=decrypted,
             intents=intents,
+            file_downloads=list(printful_state.downloads),
             refresh_calls=etsy_state.refresh_calls,
             webhooks_received=int(webhooks),
             workflows=workflows,
@@ -793,10 +845,12 @@ def test_the_run_stored_logged_and_ran_what_the_search_looks_for(run: Run) -> No
     their inputs and step outputs, the dump and the logs hold the run's rows and lines."""
     text = run.dump.text()
     assert run.dump.unreadable == []
-    assert (run.intents["etsy"], run.intents["printify"]) == ("succeeded", "succeeded")
-    # Printful fetches print files by URL, which no media storage gives yet (publishing/
-    # payload.py): its job ran, with the connection's token, and failed terminally.
-    assert run.intents["printful"].startswith("failed printful.print_file_url_missing")
+    assert run.intents == {"etsy": "succeeded", "printify": "succeeded", "printful": "succeeded"}
+    # Printful downloads print files by URL: the twin fetched the server's signed URL of the
+    # print file (a PNG), and the URLs' tokens (print file, thumbnail) are searched for below.
+    assert [(d["status_code"], d["outcome"]) for d in run.file_downloads] == [(200, "ok")]
+    assert len([k for k in run.secrets if k.startswith("file_url_token[")]) == 2
+    assert "/files/" in run.server_log  # the server's access log line of the download
     for platform, connection_id in run.connections.items():
         assert str(connection_id) in text or connection_id.hex in text, platform
         assert len(run.ciphertexts[platform]) > 100, platform

@@ -906,3 +906,92 @@ async def test_another_workspace_gets_the_same_404(
     await session.refresh(failed)
     assert failed.state == ListingState.failed
     assert await count(session, PublishIntent, PublishIntent.listing_id == failed.id) == 1
+
+
+def flashes_of(page: str) -> list[tuple[str, str]]:
+    """(level, text) of each flash message on a page."""
+    return [
+        (level, html.unescape(text))
+        for level, text in re.findall(
+            r'<div class="flash flash-(\w+)"[^>]*>\s*<span>(.*?)</span>', page, re.S
+        )
+    ]
+
+
+async def test_listing_actions_answer_refusals_where_they_were_asked(
+    client: httpx.AsyncClient, session: AsyncSession, tenant: Tenant, world: World
+) -> None:
+    org = tenant.organization.id
+    listings, _, _ = await board_rows(session, tenant)
+    failed, published = listings["failed"], listings["published"]
+    unpublished = listings["unpublished"]
+    base = f"/orgs/{org}/publishing/listings"
+    board = f"/orgs/{org}/publishing"
+    intents_before = await count(session, PublishIntent)
+    denial = "Your role does not allow 'publishing:manage'; ask a workspace owner or admin."
+
+    # A viewer may look, not act: the 403 as the cell's notice (HTMX) or as an error flash on
+    # the page the form came from.
+    await sign_in(client, session, tenant.users[Role.viewer])
+    token = await csrf(client)
+    htmx = await client.post(
+        f"{base}/{failed.id}/retry", headers={"HX-Request": "true", "X-CSRF-Token": token}
+    )
+    assert htmx.status_code == 200
+    assert htmx.text.strip().startswith(
+        f'<div class="pub-cell state-failed" id="cell-{failed.id}" data-state="failed">'
+    )
+    notice = '<p class="small error cell-notice" role="alert">' + denial + "</p>"
+    assert notice.replace("'", "&#39;") in htmx.text
+    assert "cell-done" not in htmx.text
+    for action, listing in (("retry", failed), ("update", published), ("unpublish", published)):
+        response = await post(client, f"{base}/{listing.id}/{action}", {"back": board})
+        assert response.headers["location"] == board, action
+        assert flashes_of(await follow(client, response)) == [("error", denial)], action
+    await session.refresh(failed)
+    await session.refresh(published)
+    assert (failed.state, published.state) == (ListingState.failed, ListingState.published)
+    assert await count(session, PublishIntent) == intents_before
+
+    # An editor's 409s name the fix; a `back` outside the workspace is not followed.
+    await sign_in(client, session, tenant.users[Role.editor])
+    nothing = await post(client, f"{base}/{published.id}/retry", {"back": "//evil.example/x"})
+    assert nothing.headers["location"] == f"{base}/{published.id}"
+    assert flashes_of(await follow(client, nothing)) == [
+        ("error", "Nothing to retry: the listing's last publish did not fail.")
+    ]
+    never = await post(client, f"{base}/{failed.id}/unpublish", {"back": "https://evil.example"})
+    assert never.headers["location"] == f"{base}/{failed.id}"
+    assert flashes_of(await follow(client, never)) == [
+        ("error", "The listing was never published: there is nothing to take down.")
+    ]
+    assert await count(session, PublishIntent) == intents_before
+
+    # Outcomes that queue nothing new say so, as a success flash.
+    down = await post(client, f"{base}/{unpublished.id}/unpublish", {"back": board})
+    assert flashes_of(await follow(client, down)) == [
+        ("success", "The listing is already down from Printify.")
+    ]
+    first = await post(client, f"{base}/{published.id}/update", {"back": board})
+    assert flashes_of(await follow(client, first)) == [
+        ("success", "Update queued: Etsy gets the product as it is now (content, prices, images).")
+    ]
+    again = await post(client, f"{base}/{published.id}/update", {"back": board})
+    assert flashes_of(await follow(client, again)) == [
+        ("success", "An update with these changes is already queued for Etsy.")
+    ]
+    unpublish = await post(client, f"{base}/{published.id}/unpublish", {"back": board})
+    await follow(client, unpublish)
+    twice = await post(client, f"{base}/{published.id}/unpublish", {"back": board})
+    assert flashes_of(await follow(client, twice)) == [
+        ("success", "Unpublishing from Etsy is already queued.")
+    ]
+    # Update and unpublish are forms of the listing page: HTMX or not, they answer with a
+    # redirect, never a cell.
+    token = await csrf(client)
+    redirected = await client.post(
+        f"{base}/{published.id}/unpublish", headers={"HX-Request": "true", "X-CSRF-Token": token}
+    )
+    assert redirected.status_code == 303
+    assert redirected.headers["location"] == f"{base}/{published.id}"
+    assert await count(session, PublishIntent) == intents_before + 2

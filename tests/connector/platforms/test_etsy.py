@@ -378,6 +378,38 @@ async def test_create_listing_draft_inventory_images_activate(
     assert state.max_rate_seen["per_second"] <= 10
 
 
+async def test_a_first_create_sends_four_kinds_of_call_and_reads_nothing_back(
+    ctx: ConnectionContext, connector: EtsyConnector, state: EtsySandboxState
+) -> None:
+    # Another product of the shop, live already: a look-up would have to page past it.
+    await connector.create_listing(ctx, payload("ff-0009"))
+    state.requests.clear()
+    # Publishing says no item of this listing can be on Etsy yet (publishing/tasks.py
+    # `_first_create`): no look-up, no image count of the new draft, no read-back.
+    remote = await connector.create_listing(ctx, payload(first_create=True))
+    assert dict(state.requests) == {
+        # This test's account has no profile ids (a verified connection's has: verify).
+        "getShopShippingProfiles": 1,
+        "getShopReadinessStateDefinitions": 1,
+        "createDraftListing": 1,
+        "updateListingInventory": 1,
+        "uploadListingImage": 2,
+        "updateListing": 1,
+    }
+    # What it answers is what Etsy holds (built from the PATCH and PUT answers).
+    assert remote == await connector.get_listing(ctx, remote.remote_id)
+    assert (remote.state, remote.skus) == ("active", ["ff-0001-black-s", "ff-0001-black-m"])
+    assert remote.url == f"https://www.etsy.com/listing/{remote.remote_id}"
+    assert state.created["listing"] == 2
+    # Without the option the same create looks first, and finds it: nothing new.
+    state.requests.clear()
+    again = await connector.create_listing(ctx, payload())
+    assert again.remote_id == remote.remote_id
+    assert state.requests["getListingsByShop"] == 2  # drafts (none), then active: found
+    assert state.requests["createDraftListing"] == 0
+    assert state.created["listing"] == 2
+
+
 @pytest.mark.parametrize(
     "operation",
     ["createDraftListing", "updateListingInventory", "uploadListingImage", "updateListing"],

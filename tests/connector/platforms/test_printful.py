@@ -1,16 +1,24 @@
 """The Printful connector against its sandbox twin, in-process through httpx.ASGITransport and
-`connector.http.build_request` (the helpers at the top are reused by the contract test)."""
+`connector.http.build_request` (the helpers at the top are reused by the contract test); and a
+publish end to end, the twin downloading the print file from the app's signed URL."""
 
 import hashlib
 import hmac
+import io
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from flashfusion.auth.models import AuthSubject
+from flashfusion.connector import registry
 from flashfusion.connector.base import (
     ConnectionContext,
     ConnectorAuthError,
@@ -25,7 +33,15 @@ from flashfusion.connector.base import (
 )
 from flashfusion.connector.http import build_request
 from flashfusion.connector.platforms.printful import PrintfulConnector
+from flashfusion.connector.service import connection as connection_service
+from flashfusion.models import MediaAsset, RenderFile, RenderFileKind, Role
+from flashfusion.public_file.service import verify
+from flashfusion.publishing.service import publishing
+from flashfusion.sandbox import runtime
 from flashfusion.sandbox.printful import create_app
+from flashfusion.studio.media import get_storage
+from tests.fixtures.objects import Tenant
+from tests.publishing.fakes import publishable, run_jobs
 
 TOKEN = "pf-sandbox-token-" + uuid.uuid4().hex
 BASE = "http://printful.sandbox"
@@ -220,6 +236,35 @@ async def test_payload_without_print_file_is_terminal_with_an_action() -> None:
     assert recording.exchanges == []
 
 
+async def test_a_print_file_without_url_is_terminal_and_sends_nothing() -> None:
+    """publishing/payload.py always gives Printful images a URL; if one lacks it anyway the
+    connector refuses before any call, with what to set."""
+    ctx, recording = context(twin())
+    bad = payload()
+    bad.images[0].url = None
+    with pytest.raises(TerminalConnectorError) as caught:
+        await CONNECTOR.create_listing(ctx, bad)
+    assert (caught.value.code, caught.value.action) == (
+        "printful.print_file_url_missing",
+        "FlashFusion sent the print file 'cat-front.png' without the URL Printful downloads it "
+        "from; set FLASHFUSION_BASE_URL to this FlashFusion's public address and publish again, "
+        "and report this problem if it persists.",
+    )
+    assert recording.exchanges == []
+
+
+async def test_the_sync_variant_files_carry_the_url_and_filename() -> None:
+    app = twin()
+    ctx, recording = context(app)
+    await CONNECTOR.create_listing(ctx, payload("ff-files"))
+    [create] = [r for r, _ in recording.exchanges if r.url.path == "/store/products"]
+    body = json.loads(create.content)
+    assert [v["files"] for v in body["sync_variants"]] == [
+        [{"type": "front", "url": PRINT_URL, "filename": "cat-front.png"}]
+    ] * 2
+    assert body["sync_product"]["thumbnail"] == MOCKUP_URL
+
+
 async def test_update_keeps_variant_ids_and_changes_prices() -> None:
     app = twin()
     state = app.state.sandbox
@@ -402,3 +447,142 @@ def test_signature_matches_the_documented_scheme() -> None:
     body = b'{"type":"order_created"}'
     signature = hmac.new(bytes.fromhex(secret), body, hashlib.sha256).hexdigest()
     CONNECTOR.verify_webhook({"X-PF-Webhook-Signature": signature}, body, secret, now=NOW)
+
+
+# --- end to end: FlashFusion publishes to the in-process twin, which downloads the files ------
+
+
+@pytest.fixture
+def builtin_connectors() -> Iterator[None]:
+    registry.reset()
+    runtime.reset()
+    yield
+    runtime.reset()
+    registry.reset()
+
+
+async def test_publish_to_the_twin_sends_signed_file_urls_the_twin_downloads_from_the_app(
+    session: AsyncSession, tenant: Tenant, app: Any, builtin_connectors: None
+) -> None:
+    runtime.set_webhook_target(app)
+    owner = AuthSubject(tenant.users[Role.owner])
+    connection = await connection_service.connect_token(
+        session, owner, organization_id=tenant.organization.id, platform="printful",
+        credentials=None, sandbox=True,
+    )  # fmt: skip
+    product = await publishable(session, tenant.organization)
+    result = await publishing.publish(
+        session, owner, product_ids=[product.id], connection_ids=[connection.id]
+    )
+    assert [i.outcome for i in result.items] == ["queued"]
+    assert await run_jobs(session) == ["succeeded"]
+
+    rows = await session.execute(
+        select(RenderFile, MediaAsset)
+        .join(MediaAsset, MediaAsset.id == RenderFile.media_asset_id)
+        .where(RenderFile.render_id == product.render_id)
+    )
+    files = {render_file.kind: (render_file, asset) for render_file, asset in rows.all()}
+    print_file, print_asset = files[RenderFileKind.print_file]
+    mockup, _ = files[RenderFileKind.mockup]
+    twin = runtime.app_for("printful").state.sandbox
+    store = twin.store()
+    listing = result.items[0].listing
+    assert listing is not None
+    [remote] = store.products.values()
+    assert remote["sync_product"]["external_id"] == listing.external_id
+
+    # The sync variants' print file is the app's signed URL of the print file...
+    [variant] = remote["sync_variants"]
+    [file] = variant["files"]
+    url = urlsplit(file["url"])
+    assert f"{url.scheme}://{url.netloc}{url.path}" == f"http://testserver/files/{print_file.id}"
+    assert verify(str(print_file.id), parse_qs(url.query)["token"][0]) == print_file.id
+    # ...which the twin downloaded through the app, once, and found a PNG of those bytes.
+    assert twin.downloads == [
+        {"file_id": file["id"], "status_code": 200, "sha256": print_asset.sha256, "outcome": "ok"}
+    ]
+    content = await get_storage().get(print_asset.storage_key)
+    assert store.files[file["id"]] | {"url": "-"} == {
+        "id": file["id"], "type": "front", "url": "-", "filename": "print_file.png",
+        "options": [], "status": "ok", "created": store.files[file["id"]]["created"],
+        "visible": True, "hash": hashlib.md5(content, usedforsecurity=False).hexdigest(),
+        "mime_type": "image/png", "size": len(content), "width": print_asset.width,
+        "height": print_asset.height, "dpi": 150,
+        "preview_url": f"https://files.sandbox.printful.invalid/{file['id']}_preview.png",
+        "thumbnail_url": f"https://files.sandbox.printful.invalid/{file['id']}_thumb.png",
+    }  # fmt: skip
+    assert variant["files"][0]["status"] == "ok"
+    # The thumbnail is the mockup's signed URL (Printful's sync_product.thumbnail).
+    thumbnail = urlsplit(remote["sync_product"]["thumbnail"])
+    assert thumbnail.path == f"/files/{mockup.id}"
+    assert verify(str(mockup.id), parse_qs(thumbnail.query)["token"][0]) == mockup.id
+
+
+# --- the twin's file downloads -------------------------------------------------------------------
+
+
+async def test_the_twin_marks_an_unusable_download_failed_and_an_unreachable_host_waiting() -> None:
+    answers = {
+        "https://ff.example/ok.png": httpx.Response(200, content=_png()),
+        "https://ff.example/text": httpx.Response(200, content=b"<html>login</html>"),
+        "https://ff.example/gone": httpx.Response(404, json={"error": "x"}),
+    }
+
+    async def fetch(url: str) -> httpx.Response | None:
+        if url == "https://ff.example/down":
+            raise httpx.ConnectError("refused")
+        return answers.get(url)
+
+    app = twin(fetch=fetch)
+    state = app.state.sandbox
+    ctx, _ = context(app)
+    for url in [*answers, "https://ff.example/down", "https://elsewhere.example/x.png"]:
+        added = await CONNECTOR._call(ctx, "POST", "/files", json={"url": url})
+        assert added["status"] == "waiting"
+        assert "hash" not in added
+    # Each file was downloaded before the twin's next request; the last one is still waiting.
+    assert len(state.downloads) == 4
+    assert await state.process_files() == 1
+    assert {row["url"]: row["status"] for row in state.store().files.values()} == {
+        "https://ff.example/ok.png": "ok",
+        "https://ff.example/text": "failed",
+        "https://ff.example/gone": "failed",
+        "https://ff.example/down": "failed",
+        "https://elsewhere.example/x.png": "waiting",
+    }
+    assert [d["outcome"] for d in state.downloads] == [
+        "ok", "failed: not a PNG or JPEG image", "failed: download", "failed: ConnectError",
+        "not fetched: the twin cannot reach this host",
+    ]  # fmt: skip
+    # Processed once: a later request downloads nothing again.
+    await CONNECTOR._call(ctx, "GET", "/stores")
+    assert len(state.downloads) == 5
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (4, 3), "white").save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_the_twin_fetches_app_urls_in_process_and_fails_a_file_the_app_refuses(
+    app: Any, builtin_connectors: None
+) -> None:
+    """The default fetch: a URL of the app (BASE_URL) goes to the app in-process; a forged
+    token gets the app's 404, so the file is `failed`, as Printful marks a file it cannot
+    download; another host is not fetched at all."""
+    runtime.set_webhook_target(app)
+    pf = twin()
+    ctx, _ = context(pf)
+    forged = f"http://testserver/files/{uuid.uuid4()}?token=1999999999.{'A' * 43}"
+    await CONNECTOR._call(ctx, "POST", "/files", json={"url": forged})
+    await CONNECTOR._call(ctx, "POST", "/files", json={"url": "https://elsewhere.example/a.png"})
+    await pf.state.sandbox.process_files()
+    assert [(d["status_code"], d["outcome"]) for d in pf.state.sandbox.downloads] == [
+        (404, "failed: download"),
+        (None, "not fetched: the twin cannot reach this host"),
+    ]
+    assert [f["status"] for f in pf.state.sandbox.store().files.values()] == ["failed", "waiting"]

@@ -23,6 +23,7 @@ from flashfusion.connector.base import (
     WebhookRejected,
 )
 from flashfusion.connector.http import build_request
+from flashfusion.connector.platforms.printify import connector as printify_connector
 from flashfusion.connector.platforms.printify import mapper, webhooks
 from flashfusion.connector.platforms.printify.connector import ACTION_TOKEN, PrintifyConnector
 from flashfusion.connector.platforms.printify.schemas import CatalogVariant
@@ -119,6 +120,13 @@ def payload(
     )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_catalog() -> None:
+    # CONNECTOR is shared by the tests, each with a twin of its own: no catalog answer of one
+    # test's twin may serve another's.
+    CONNECTOR._catalog.clear()
+
+
 def event_of(app: PrintifyTwin, topic: str) -> tuple[dict[str, str], bytes]:
     delivery = next(d for d in sandbox(app).outbox if d.topic == topic)
     return delivery.headers, delivery.body
@@ -182,6 +190,41 @@ async def test_create_resolves_blueprint_provider_and_variants_from_the_catalog(
         requests["catalog.blueprints"],
         requests["catalog.providers"],
         requests["catalog.variants"],
+    ) == (1, 1, 1)
+
+
+async def test_a_first_create_neither_pages_the_shop_nor_asks_the_catalog_again() -> None:
+    app = twin()
+    ctx = context(app)
+    await CONNECTOR.create_listing(ctx, payload("ff-0009"))
+    state = sandbox(app)
+    state.requests.clear()
+    # Publishing says no product of this listing can be on Printify yet (publishing/tasks.py
+    # `_first_create`); the catalog answers are the ones the first create read.
+    listing = await CONNECTOR.create_listing(ctx, payload(options={"first_create": True}))
+    assert dict(state.requests) == {
+        "uploads.create": 1,
+        "products.create": 1,
+        "products.publish": 1,
+    }
+    assert (listing.state, listing.pending) == ("publishing", True)
+    assert listing.skus == ["ff-0001-white-m", "ff-0001-black-l"]
+    # Without it, create looks first (the shop's products page) and makes nothing new.
+    state.requests.clear()
+    again = await CONNECTOR.create_listing(ctx, payload())
+    assert again.remote_id == listing.remote_id
+    assert state.requests["products.list"] == 1
+    assert state.requests["products.create"] == 0
+    assert state.created["product"] == 2
+    # The catalog cache lasts CATALOG_TTL_SECONDS, then the catalog is asked again.
+    for key, (when, data) in list(CONNECTOR._catalog.items()):
+        CONNECTOR._catalog[key] = (when - printify_connector.CATALOG_TTL_SECONDS, data)
+    state.requests.clear()
+    await CONNECTOR.create_listing(ctx, payload("ff-0010", options={"first_create": True}))
+    assert (
+        state.requests["catalog.blueprints"],
+        state.requests["catalog.providers"],
+        state.requests["catalog.variants"],
     ) == (1, 1, 1)
 
 

@@ -17,6 +17,12 @@ find in the same context reuses its answer instead of paging again. Every step i
 (inventory is a full replace, images are counted before uploading, activation is a state), so
 an interrupted create is resumed, never repeated.
 
+When publishing knows no item of the listing can be on Etsy yet (`options["first_create"]`: no
+create was ever sent for it, publishing/tasks.py `_first_create`), `create_listing` creates
+without looking, does not count the new draft's images (it has none) and builds its answer from
+the updateListing and updateListingInventory answers (spec: the ShopListing and the
+ListingInventory) instead of reading them back: four kinds of call in all.
+
 `find_listing` answers None for a listing of ours still in `draft`: it is an interrupted create,
 and `create_listing` (which looks it up again) completes it instead of creating another.
 """
@@ -33,6 +39,7 @@ import httpx
 
 from flashfusion.config import get_settings
 from flashfusion.connector.base import (
+    FIRST_CREATE_OPTION,
     AccountInfo,
     AuthKind,
     Capability,
@@ -600,7 +607,12 @@ class EtsyConnector(PlatformConnector):
     async def create_listing(
         self, ctx: ConnectionContext, payload: PublishPayload
     ) -> RemoteListing:
-        found = await self._find_for_create(ctx, payload)
+        if payload.options.get(FIRST_CREATE_OPTION):
+            # Publishing knows no item of this listing can be on Etsy yet (no create was ever
+            # sent for it: publishing/tasks.py `_first_create`): nothing to find or resume.
+            found = None
+        else:
+            found = await self._find_for_create(ctx, payload)
         if found is not None and found.state != "draft":
             return self._remote(found, found.inventory)  # never a second one
         settings = await self._settings(ctx, payload)
@@ -618,7 +630,9 @@ class EtsyConnector(PlatformConnector):
             )
             listing_id = int(response.json()["listing_id"])
             await ctx.created(str(listing_id))
+            have_images: int | None = 0  # a draft made just now has no image
         else:
+            have_images = None
             listing_id = found.listing_id
             if not found.all_skus():
                 # A draft of ours whose create answer was lost: give it this version's
@@ -628,17 +642,17 @@ class EtsyConnector(PlatformConnector):
                     f"{API}/shops/{shop_id}/listings/{listing_id}",
                     data=mapper.content_form(payload),
                 )
-        await ctx.request("PUT", f"{API}/listings/{listing_id}/inventory", json=inventory)
-        await self._upload_missing(ctx, shop_id, listing_id, photos)
+        stored = await ctx.request("PUT", f"{API}/listings/{listing_id}/inventory", json=inventory)
+        await self._upload_missing(ctx, shop_id, listing_id, photos, have=have_images)
         response = await ctx.request(
             "PATCH", f"{API}/shops/{shop_id}/listings/{listing_id}", data={"state": "active"}
         )
-        remote = await self.get_listing(ctx, str(listing_id))
-        if remote is None:
-            raise RetryableConnectorError(
-                "etsy.listing_vanished", "Etsy lost the listing it just made; retrying."
-            )
-        return remote
+        # spec: updateListing answers the ShopListing and updateListingInventory the
+        # ListingInventory, as they now are: no need to read them back.
+        return self._remote(
+            Listing.model_validate(response.json()),
+            ListingInventory.model_validate(stored.json()),
+        )
 
     async def _variation_properties(
         self, ctx: ConnectionContext, payload: PublishPayload, taxonomy_id: int
@@ -648,12 +662,20 @@ class EtsyConnector(PlatformConnector):
         return mapper.variation_properties(await self.properties(ctx, taxonomy_id))
 
     async def _upload_missing(
-        self, ctx: ConnectionContext, shop_id: str, listing_id: int, photos: list[ImagePayload]
+        self,
+        ctx: ConnectionContext,
+        shop_id: str,
+        listing_id: int,
+        photos: list[ImagePayload],
+        *,
+        have: int | None = None,
     ) -> None:
         """Upload the photos the listing does not have yet (counted first: a retried upload
-        that Etsy had committed is not repeated)."""
-        response = await ctx.request("GET", f"{API}/listings/{listing_id}/images")
-        have = len(Page.model_validate(response.json()).results)
+        that Etsy had committed is not repeated). `have`: the count when known without asking
+        (a draft this very call created has none)."""
+        if have is None:
+            response = await ctx.request("GET", f"{API}/listings/{listing_id}/images")
+            have = len(Page.model_validate(response.json()).results)
         wanted = photos[:MAX_IMAGES]
         for rank, image in enumerate(wanted[have:], start=have + 1):
             content = image.content if image.content is not None else await _download(image)

@@ -69,7 +69,8 @@ DOMAIN_ERRORS: dict[str, tuple[str, str]] = {
     ),
     "FL-2": (
         "printful.file_url",
-        "Printful could not use the print-file URL; check the design is at a public URL.",
+        "Printful refused the print-file URL; set FLASHFUSION_BASE_URL to this FlashFusion's "
+        "public http(s) address and publish again.",
     ),
     "FL-3": ("printful.file_unknown", "The print file is not in Printful's file library."),
     "FL-7": (

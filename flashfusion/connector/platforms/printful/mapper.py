@@ -3,7 +3,9 @@
 Printful facts used here (v1 = `../shared/specs/printful/printfulapi.json`):
 - a Sync Product has `external_id`, and each Sync Variant `external_id`, `sku`, `variant_id`
   (the Printful catalog variant id), `retail_price` (a string) and `files` (print files by URL,
-  `type` = placement) (v1 schemas SyncProduct / SyncVariant, tag "Products API");
+  `type` = placement, `filename`) (v1 schemas SyncProduct / SyncVariant / File, tag "Products
+  API"); Printful downloads each URL later (tag "File Library API"), so the URLs are the app's
+  signed, expiring file URLs (publishing/payload.py, public_file/service.py);
 - at most 100 Sync Variants per Sync Product (tag "Products API");
 - `thumbnail` maxLength 250 (schema SyncProduct);
 - order statuses draft, pending, failed, canceled, inprocess, onhold, partial, fulfilled,
@@ -90,12 +92,15 @@ def sync_product_request(
     refs = []
     for image in files:
         if not image.url:
+            # publishing/payload.py gives every Printful image a signed URL of the app (or
+            # refuses the publish saying what to set): a payload without one is a bug.
             raise TerminalConnectorError(
                 "printful.print_file_url_missing",
-                f"Printful downloads print files by URL; make the design {image.filename!r} "
-                "available at a public URL (media storage) and publish again.",
+                f"FlashFusion sent the print file {image.filename!r} without the URL Printful "
+                "downloads it from; set FLASHFUSION_BASE_URL to this FlashFusion's public "
+                "address and publish again, and report this problem if it persists.",
             )
-        refs.append(schemas.FileRef(type=image.placement, url=image.url))
+        refs.append(schemas.FileRef(type=image.placement, url=image.url, filename=image.filename))
     variants = [v for v in payload.variants if v.enabled]
     if not variants:
         raise TerminalConnectorError(

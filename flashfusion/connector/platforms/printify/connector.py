@@ -11,10 +11,14 @@ Find-before-create: our SKUs are on every variant; `find_listing` pages through 
 products and matches them, and `create_listing` does the same lookup first, so a retry after a
 create that Printify committed but never answered re-uses the product instead of making a second
 one (a draft found this way is only published; a locked or published one is returned as is).
+When publishing knows no product of the listing can be on Printify yet (`options["first_create"]`,
+publishing/tasks.py `_first_create`) the look-up is skipped. Catalog answers are cached per base
+URL for CATALOG_TTL_SECONDS.
 """
 
 import base64
 import secrets
+import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
@@ -23,6 +27,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from flashfusion.connector.base import (
+    FIRST_CREATE_OPTION,
     AccountInfo,
     AuthKind,
     Capability,
@@ -64,6 +69,10 @@ PRODUCTS_PAGE = 50
 ORDERS_PAGE = 10
 # A safety stop for paging (50 000 products / 10 000 orders), not a Printify figure.
 MAX_PAGES = 1000
+# Catalog answers (blueprints, print providers, variants) are kept this long per base URL
+# (FlashFusion's choice, not a Printify figure: the catalog changes rarely, and each catalog
+# call also spends the 100-per-minute catalog quota). Etsy's taxonomy is kept a day likewise.
+CATALOG_TTL_SECONDS = 3600.0
 # How long to wait before touching a locked product again (FlashFusion's choice).
 LOCKED_RETRY_SECONDS = 60.0
 
@@ -212,6 +221,19 @@ class PrintifyConnector(PlatformConnector):
             )
         return str(shop)
 
+    def __init__(self) -> None:
+        self._catalog: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    async def _catalog_get(self, ctx: ConnectionContext, path: str) -> Any:
+        """A catalog GET, answered from this process's cache for CATALOG_TTL_SECONDS."""
+        key = (ctx.base_url, path)
+        cached = self._catalog.get(key)
+        if cached is not None and time.monotonic() - cached[0] < CATALOG_TTL_SECONDS:
+            return cached[1]
+        data = await self._get(ctx, "GET", path, group="catalog")
+        self._catalog[key] = (time.monotonic(), data)
+        return data
+
     @staticmethod
     async def _get(
         ctx: ConnectionContext, method: str, path: str, *, group: str = "default", **kw: Any
@@ -272,13 +294,13 @@ class PrintifyConnector(PlatformConnector):
         options = mapper.catalog_options(payload.options, payload.product_type)
         blueprint_id = options.get("blueprint_id")
         if blueprint_id is None:
-            data = await self._get(ctx, "GET", "/v1/catalog/blueprints.json", group="catalog")
+            data = await self._catalog_get(ctx, "/v1/catalog/blueprints.json")
             blueprints = [self._parse(Blueprint, b) for b in data]
             blueprint_id = mapper.find_blueprint(blueprints, payload.product_type).id
         base = f"/v1/catalog/blueprints/{int(blueprint_id)}"
         provider_id = options.get("print_provider_id")
         if provider_id is None:
-            data = await self._get(ctx, "GET", f"{base}/print_providers.json", group="catalog")
+            data = await self._catalog_get(ctx, f"{base}/print_providers.json")
             providers = [self._parse(PrintProvider, p) for p in data]
             if not providers:
                 raise TerminalConnectorError(
@@ -288,11 +310,8 @@ class PrintifyConnector(PlatformConnector):
                     platform_message=f"blueprint {blueprint_id} has no print provider",
                 )
             provider_id = providers[0].id
-        data = await self._get(
-            ctx,
-            "GET",
-            f"{base}/print_providers/{int(provider_id)}/variants.json",
-            group="catalog",
+        data = await self._catalog_get(
+            ctx, f"{base}/print_providers/{int(provider_id)}/variants.json"
         )
         return int(blueprint_id), int(provider_id), self._parse(ProviderVariants, data)
 
@@ -358,7 +377,13 @@ class PrintifyConnector(PlatformConnector):
         self, ctx: ConnectionContext, payload: PublishPayload
     ) -> RemoteListing:
         shop = self._shop(ctx)
-        existing = await self._find_product(ctx, shop, payload)
+        # FIRST_CREATE_OPTION: publishing knows no product of this listing can be on Printify
+        # yet (no create was ever sent for it: publishing/tasks.py `_first_create`).
+        existing = (
+            None
+            if payload.options.get(FIRST_CREATE_OPTION)
+            else await self._find_product(ctx, shop, payload)
+        )
         if existing is not None:
             state, _ = mapper.listing_state(existing)
             if state != "draft":
