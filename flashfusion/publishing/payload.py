@@ -227,17 +227,17 @@ def _file_url_base(connection: PlatformConnection) -> str:
     through the app itself (in-process or on this machine), so any base URL works for it."""
     from flashfusion.config import get_settings
     from flashfusion.connector import registry
+    from flashfusion.connector.http import configured_base_url
 
     settings = get_settings()
     base = settings.BASE_URL.rstrip("/")
     if connection.sandbox:
         return base
     label = _label(connection.platform)
-    connector = registry.all_connectors().get(connection.platform)
-    setting = getattr(connector, "base_url_setting", None) if connector is not None else None
     # A platform base URL of the connection or the settings: a twin or proxy the operator runs,
     # which may well reach a private address; empty: the real platform, on the internet.
-    real_platform = not (connection.base_url or (setting and getattr(settings, setting, "")))
+    connector = registry.get_connector(connection.platform)
+    real_platform = not configured_base_url(connector, connection)
     if "BASE_URL" not in settings.model_fields_set:
         reason: str | None = f"is not set (it defaults to {base})"
     else:

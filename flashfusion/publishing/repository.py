@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, case, select, tuple_, update
@@ -38,6 +39,50 @@ def _chunks(rows: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield rows[start : start + CHUNK]
 
 
+def _new_listing(
+    organization_id: uuid.UUID,
+    product_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    platform: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The values of a new listing row (its id and our external id with it)."""
+    listing_id = uuid.uuid4()
+    return {
+        "id": listing_id,
+        "organization_id": organization_id,
+        "product_id": product_id,
+        "connection_id": connection_id,
+        "platform": platform,
+        "external_id": f"ff-{listing_id.hex}",
+        "state": ListingState.queued.value,
+        "desired_version": 0,
+        "created_at": now,
+    }
+
+
+def _new_intent(
+    organization_id: uuid.UUID,
+    listing_id: uuid.UUID,
+    action: IntentAction,
+    version: int,
+    payload_hash: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The values of a new (queued) intent row."""
+    return {
+        "id": uuid.uuid4(),
+        "organization_id": organization_id,
+        "listing_id": listing_id,
+        "action": action.value,
+        "version": version,
+        "payload_hash": payload_hash,
+        "state": IntentState.queued.value,
+        "attempts": 0,
+        "created_at": now,
+    }
+
+
 class ChannelListingRepository(TenantRepository[ChannelListing]):
     model = ChannelListing
 
@@ -52,20 +97,9 @@ class ChannelListingRepository(TenantRepository[ChannelListing]):
         """The listing of this product on this connection, locked for the caller's
         transaction (FOR UPDATE on PostgreSQL; SQLite's writer lock serialises anyway), and
         whether this call created it. Race-free: INSERT … ON CONFLICT DO NOTHING."""
-        listing_id = uuid.uuid4()
         statement = (
             dialect_insert(self.session, ChannelListing)
-            .values(
-                id=listing_id,
-                organization_id=organization_id,
-                product_id=product_id,
-                connection_id=connection_id,
-                platform=platform,
-                external_id=f"ff-{listing_id.hex}",
-                state=ListingState.queued.value,
-                desired_version=0,
-                created_at=utc_now(),
-            )
+            .values(_new_listing(organization_id, product_id, connection_id, platform, utc_now()))
             .on_conflict_do_nothing(index_elements=["product_id", "connection_id"])
             .returning(ChannelListing.id)
         )
@@ -120,22 +154,10 @@ class ChannelListingRepository(TenantRepository[ChannelListing]):
         # other's unique-index entries in one order, not crosswise.
         rows = sorted(rows, key=lambda row: (row[1], row[2]))
         for chunk in _chunks(rows):
-            values = []
-            for organization_id, product_id, connection_id, platform in chunk:
-                listing_id = uuid.uuid4()
-                values.append(
-                    {
-                        "id": listing_id,
-                        "organization_id": organization_id,
-                        "product_id": product_id,
-                        "connection_id": connection_id,
-                        "platform": platform,
-                        "external_id": f"ff-{listing_id.hex}",
-                        "state": ListingState.queued.value,
-                        "desired_version": 0,
-                        "created_at": now,
-                    }
-                )
+            values = [
+                _new_listing(organization_id, product_id, connection_id, platform, now)
+                for organization_id, product_id, connection_id, platform in chunk
+            ]
             await self.session.execute(
                 dialect_insert(self.session, ChannelListing)
                 .values(values)
@@ -261,15 +283,7 @@ class PublishIntentRepository(TenantRepository[PublishIntent]):
         statement = (
             dialect_insert(self.session, PublishIntent)
             .values(
-                id=uuid.uuid4(),
-                organization_id=organization_id,
-                listing_id=listing_id,
-                action=action.value,
-                version=version,
-                payload_hash=payload_hash,
-                state=IntentState.queued.value,
-                attempts=0,
-                created_at=utc_now(),
+                _new_intent(organization_id, listing_id, action, version, payload_hash, utc_now())
             )
             .on_conflict_do_nothing(index_elements=["listing_id", "action", "version"])
             .returning(PublishIntent.id)
@@ -297,17 +311,7 @@ class PublishIntentRepository(TenantRepository[PublishIntent]):
         now = utc_now()
         for chunk in _chunks(rows):
             values = [
-                {
-                    "id": uuid.uuid4(),
-                    "organization_id": organization_id,
-                    "listing_id": listing_id,
-                    "action": action.value,
-                    "version": version,
-                    "payload_hash": payload_hash,
-                    "state": IntentState.queued.value,
-                    "attempts": 0,
-                    "created_at": now,
-                }
+                _new_intent(organization_id, listing_id, action, version, payload_hash, now)
                 for organization_id, listing_id, action, version, payload_hash in chunk
             ]
             result = await self.session.execute(

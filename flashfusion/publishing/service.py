@@ -34,7 +34,7 @@ from flashfusion.connector.base import (
     WebhookEvent,
 )
 from flashfusion.exceptions import Conflict, ResourceNotFound, UnprocessableEntity
-from flashfusion.jobs.enqueue import JobRequest, enqueue, enqueue_many
+from flashfusion.jobs.enqueue import JobRequest, enqueue_many
 from flashfusion.kit.pagination import PaginationParams
 from flashfusion.models import Product, utc_now
 from flashfusion.models.channel_listing import ChannelListing, ListingState
@@ -585,17 +585,7 @@ class PublishingService:
         product: Product,
         auth_subject: AuthSubject[Subject] | None,
     ) -> None:
-        request = _job_request(intent, listing, product)
-        job = await enqueue(
-            session,
-            request.kind,
-            *request.arguments,
-            organization_id=request.organization_id,
-            summary=request.summary,
-            created_by=auth_subject,
-        )
-        intent.job_id = job.id
-        await session.flush()
+        await self._enqueue_many(session, [(intent, listing, product)], auth_subject)
 
     async def _enqueue_many(
         self,
@@ -1070,7 +1060,7 @@ class PublishingService:
             log.warning(
                 "publishing.drift_check_refused",
                 connection_id=str(connection.id),
-                code=refused.code,
+                error_code=refused.code,
             )
             await service.record_auth_failure(session, connection, refused)
         await session.flush()

@@ -282,14 +282,13 @@ async def _store_remote_id(intent_id: uuid.UUID, remote_id: str, url: str | None
                 listing.remote_url = url
 
 
-def _recorder(intent_id: uuid.UUID, recorded: list[str] | None = None) -> Any:
+def _recorder(intent_id: uuid.UUID, recorded: list[str]) -> Any:
     """The connection context's `on_created`: a new item's id, stored before it is finished
     (and noted in `recorded`)."""
 
     async def record(remote_id: str) -> None:
         await _store_remote_id(intent_id, remote_id)
-        if recorded is not None:
-            recorded.append(remote_id)
+        recorded.append(remote_id)
 
     return record
 
@@ -471,13 +470,6 @@ async def _act(work: Work, ctx: ConnectionContext) -> Outcome:
 
     assert work.payload is not None
     remote: RemoteListing | None = None
-    if work.first_create:
-        # Nothing of this listing can be on the platform yet (`_first_create`), and its
-        # create_sent_at was committed with this attempt's count.
-        remote = await connector.create_listing(ctx, work.payload)
-        await _store_new(work, remote)
-        status = "pending" if remote.pending else "done"
-        return {"status": status, "remote_id": remote.remote_id, "url": remote.url}
     if work.remote_id is not None:
         remote = await connector.get_listing(ctx, work.remote_id)
     if work.action == IntentAction.update:
@@ -492,10 +484,13 @@ async def _act(work: Work, ctx: ConnectionContext) -> Outcome:
         remote = await connector.update_listing(ctx, remote.remote_id, work.payload)
         await _store_remote(work.intent_id, remote)
     else:
-        if remote is None:
+        # A first create (`_first_create`): nothing of this listing can be on the platform
+        # yet, and its create_sent_at was committed with this attempt's count.
+        if remote is None and not work.first_create:
             remote = await connector.find_listing(ctx, work.payload)
         if remote is None:
-            await _mark_create_sent(work.listing_id)
+            if not work.first_create:
+                await _mark_create_sent(work.listing_id)
             remote = await connector.create_listing(ctx, work.payload)
             await _store_new(work, remote)
         else:

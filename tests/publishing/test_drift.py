@@ -296,7 +296,7 @@ async def test_a_connection_that_cannot_be_opened_is_recorded_and_the_job_ends_c
             "event": "publishing.drift_check_refused",
             "log_level": "warning",
             "connection_id": str(etsy.id),
-            "code": "invalid_grant",
+            "error_code": "invalid_grant",
         }
     ]
 
