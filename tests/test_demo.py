@@ -200,6 +200,10 @@ def test_publish_throughput_quick_prints_its_figures() -> None:
         r"after [\d.]+ s",
         out,
     ), out
+    # When the twin admitted the 1st and the last of the 12 publish calls (12 fit one window).
+    times = re.search(r"Printify publish calls admitted at #1 ([\d.]+) s, #12 ([\d.]+) s\n", out)
+    assert times is not None, out
+    assert 0 < float(times[1]) <= float(times[2])
     # Every Printify publish is one publish.json call, counted by the twin.
     assert re.search(
         r"printify calls default \d+, catalog \d+, publish 12; minimum time per limit: "
