@@ -429,6 +429,16 @@ class PublishIntentRepository(TenantRepository[PublishIntent]):
             .limit(1)
         )
 
+    async def creating_connection(self, intent_id: uuid.UUID) -> uuid.UUID | None:
+        """The connection a publish (create) intent goes to; None for an update, an
+        unpublish, or an intent that is gone."""
+        result = await self.session.execute(
+            select(ChannelListing.connection_id)
+            .join(PublishIntent, PublishIntent.listing_id == ChannelListing.id)
+            .where(PublishIntent.id == intent_id, PublishIntent.action == IntentAction.publish)
+        )
+        return result.scalar_one_or_none()
+
     async def workflow_id(self, intent: PublishIntent) -> str | None:
         if intent.job_id is None:
             return None

@@ -21,6 +21,7 @@ SETTLED_EVENT DBOS event when it settles), then tells Printify where it went
 (`publish_handshake`): see `run_handshake` for why.
 """
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -97,6 +98,19 @@ CHANNEL_FIRST_CHECK_SECONDS = 2.0
 CHANNEL_MAX_CHECK_SECONDS = 60.0
 CHANNEL_WAIT_SECONDS = 7200.0
 CHANNEL_MIN_CHECK_SECONDS = 0.25
+# Depth-first creates. A publish attempt makes several calls before the platform has its item
+# (uploads, then the create); a bulk publish starts hundreds of runs at once, and first come,
+# first served at the database and the account's limiter, they all advance together: no run
+# reaches its publish call until most have made their uploads. Printify's publish quota is a
+# sliding window (200 per 30 minutes, developers.printify.com "API Usage Guidelines" via
+# research/platform-apis.md §1), so a late first publish delays the next window's
+# publishes as much (docs/benchmarks.md, publishing throughput). So on each connection at most
+# this many attempts of this process are before their item's id; a slot is freed the moment
+# the platform returns the id (`ConnectionContext.created`), before any wait for the publish
+# quota, or when the attempt ends. FlashFusion's choice of number, far below the hundreds a
+# batch starts: in the benchmark at time scale 10, 32 slots gave 0.886 and 8 gave 0.879.
+CREATE_SLOTS_PER_CONNECTION = 32
+_create_slots: dict[tuple[int, uuid.UUID], asyncio.Semaphore] = {}
 
 Outcome = dict[str, Any]
 
@@ -282,15 +296,51 @@ async def _store_remote_id(intent_id: uuid.UUID, remote_id: str, url: str | None
                 listing.remote_url = url
 
 
-def _recorder(intent_id: uuid.UUID, recorded: list[str]) -> Any:
+def _recorder(intent_id: uuid.UUID, recorded: list[str], slot: "CreateSlot") -> Any:
     """The connection context's `on_created`: a new item's id, stored before it is finished
-    (and noted in `recorded`)."""
+    (and noted in `recorded`); the attempt's create slot is freed then."""
 
     async def record(remote_id: str) -> None:
         await _store_remote_id(intent_id, remote_id)
         recorded.append(remote_id)
+        slot.release()
 
     return record
+
+
+class CreateSlot:
+    """One attempt's place among its connection's CREATE_SLOTS_PER_CONNECTION (or none, for
+    an update or unpublish); released once."""
+
+    def __init__(self, semaphore: asyncio.Semaphore | None = None) -> None:
+        self._semaphore = semaphore
+
+    def release(self) -> None:
+        if self._semaphore is not None:
+            self._semaphore.release()
+            self._semaphore = None
+
+
+def create_slots(connection_id: uuid.UUID) -> asyncio.Semaphore:
+    """The connection's create slots on the running event loop."""
+    key = (id(asyncio.get_running_loop()), connection_id)
+    slots = _create_slots.get(key)
+    if slots is None:
+        slots = _create_slots[key] = asyncio.Semaphore(CREATE_SLOTS_PER_CONNECTION)
+    return slots
+
+
+async def _create_slot(intent_id: str) -> CreateSlot:
+    """Wait for a create slot on the intent's connection (a publish intent only)."""
+    async with unit_of_work(read_only=True) as session:
+        connection_id = await PublishIntentRepository.from_session(session).creating_connection(
+            uuid.UUID(intent_id)
+        )
+    if connection_id is None:
+        return CreateSlot()
+    slots = create_slots(connection_id)
+    await slots.acquire()
+    return CreateSlot(slots)
 
 
 async def _mark_create_sent(listing_id: uuid.UUID) -> None:
@@ -338,7 +388,11 @@ def _needs_reconnect(platform: str, error: ConnectorAuthError | None = None) -> 
 
 @contextlib.asynccontextmanager
 async def _opened(
-    intent_id: str, *, count: bool = False, with_payload: bool = True
+    intent_id: str,
+    *,
+    count: bool = False,
+    with_payload: bool = True,
+    slot: CreateSlot | None = None,
 ) -> AsyncIterator[tuple[Work, ConnectionContext] | Outcome]:
     """The intent's work (payload with image bytes, unless `with_payload` is False: the
     handshake's calls on a known item need none, and building it reads every image) and an
@@ -443,7 +497,7 @@ async def _opened(
                 return
             else:
                 auth_error = None
-                ctx.on_created = _recorder(intent.id, work.recorded)
+                ctx.on_created = _recorder(intent.id, work.recorded, slot or CreateSlot())
         if auth_error is not None:
             await _record_auth_failure(connection.id, auth_error)
             yield _auth(work, auth_error)
@@ -516,7 +570,15 @@ async def _act(work: Work, ctx: ConnectionContext) -> Outcome:
 async def attempt(intent_id: str) -> Outcome:
     """One try at the platform: `done`, `pending` (Printify's handshake), `retry`,
     `failed` or `needs_action`, with the translated error."""
-    async with _opened(intent_id, count=True) as opened:
+    slot = await _create_slot(intent_id)
+    try:
+        return await _attempt(intent_id, slot)
+    finally:
+        slot.release()
+
+
+async def _attempt(intent_id: str, slot: CreateSlot) -> Outcome:
+    async with _opened(intent_id, count=True, slot=slot) as opened:
         if isinstance(opened, dict):
             return opened
         work, ctx = opened
