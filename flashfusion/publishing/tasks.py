@@ -24,6 +24,7 @@ SETTLED_EVENT DBOS event when it settles), then tells Printify where it went
 import asyncio
 import contextlib
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -110,7 +111,10 @@ CHANNEL_MIN_CHECK_SECONDS = 0.25
 # quota, or when the attempt ends. FlashFusion's choice of number, far below the hundreds a
 # batch starts: in the benchmark at time scale 10, 32 slots gave 0.886 and 8 gave 0.879.
 CREATE_SLOTS_PER_CONNECTION = 32
-_create_slots: dict[tuple[int, uuid.UUID], asyncio.Semaphore] = {}
+# Per event loop (a semaphore belongs to the loop it first waits on), dropped with the loop.
+_create_slots: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[uuid.UUID, asyncio.Semaphore]
+] = weakref.WeakKeyDictionary()
 
 Outcome = dict[str, Any]
 
@@ -323,10 +327,10 @@ class CreateSlot:
 
 def create_slots(connection_id: uuid.UUID) -> asyncio.Semaphore:
     """The connection's create slots on the running event loop."""
-    key = (id(asyncio.get_running_loop()), connection_id)
-    slots = _create_slots.get(key)
+    on_loop = _create_slots.setdefault(asyncio.get_running_loop(), {})
+    slots = on_loop.get(connection_id)
     if slots is None:
-        slots = _create_slots[key] = asyncio.Semaphore(CREATE_SLOTS_PER_CONNECTION)
+        slots = on_loop[connection_id] = asyncio.Semaphore(CREATE_SLOTS_PER_CONNECTION)
     return slots
 
 

@@ -3,6 +3,7 @@ holds one of its connection's create slots from before it reads its work until t
 returns the new item's id (`ctx.created`), or until the attempt ends; updates take none."""
 
 import asyncio
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ __all__ = ["fake_checks", "world"]
 @pytest.fixture(autouse=True)
 def one_slot(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tasks, "CREATE_SLOTS_PER_CONNECTION", 1)
-    monkeypatch.setattr(tasks, "_create_slots", {})
+    monkeypatch.setattr(tasks, "_create_slots", weakref.WeakKeyDictionary())
 
 
 @dataclass
