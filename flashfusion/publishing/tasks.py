@@ -89,6 +89,8 @@ HANDSHAKE_TIMEOUT_SECONDS = 120.0
 # An older intent of the same listing still running: look again this often, this many times.
 TURN_POLL_SECONDS = 5.0
 TURN_POLLS = 720  # one hour
+# The error code of a run whose listing's older intent was still running after TURN_POLLS.
+STUCK_BEHIND = "stuck_behind"
 # The linked channel's own publish (FlashFusion defaults): the channel's workflow wakes the
 # handshake the moment its intent settles (the SETTLED_EVENT DBOS event); in case that is
 # missed (a retry of the channel intent runs under a new workflow), the handshake also looks at
@@ -571,10 +573,12 @@ async def _act(work: Work, ctx: ConnectionContext) -> Outcome:
 
 
 @DBOS.step(name="publishing.attempt")
-async def attempt(intent_id: str) -> Outcome:
+async def attempt(intent_id: str, slot: CreateSlot | None = None) -> Outcome:
     """One try at the platform: `done`, `pending` (Printify's handshake), `retry`,
-    `failed` or `needs_action`, with the translated error."""
-    slot = await _create_slot(intent_id)
+    `failed` or `needs_action`, with the translated error. `slot`: the create slot the run
+    already holds (its first try); otherwise the try waits for one of its own."""
+    if slot is None:
+        slot = await _create_slot(intent_id)
     try:
         return await _attempt(intent_id, slot)
     finally:
@@ -773,6 +777,17 @@ async def own_handle(intent_id: str) -> tuple[str, str]:
         return listing.external_id, product_url(product)
 
 
+def _error_fields(outcome: Outcome) -> dict[str, str | None]:
+    """The error columns an intent (and its listing) get from a failed outcome."""
+    return {
+        "error_code": str(outcome.get("code") or "failed")[:80],
+        "error_message": outcome.get("message") or None,
+        "error_action": outcome.get("action")
+        or "Check the product and retry; contact support if it keeps failing.",
+        "error_kind": str(outcome.get("kind") or "terminal")[:16],
+    }
+
+
 @DBOS.step(name="publishing.finish")
 async def finish(intent_id: str, outcome: Outcome) -> str:
     """Write the outcome on the intent and its listing; the intent's final state."""
@@ -781,6 +796,14 @@ async def finish(intent_id: str, outcome: Outcome) -> str:
         if found is None:
             return "gone"
         intent, listing = found
+        if intent.state == IntentState.queued and outcome.get("code") == STUCK_BEHIND:
+            # It never started: the listing is the older intent's, so only this one fails.
+            move_intent(intent, IntentState.running)
+            move_intent(intent, IntentState.failed)
+            intent.finished_at = utc_now()
+            for name, value in _error_fields(outcome).items():
+                setattr(intent, name, value)
+            return IntentState.failed.value
         if intent.state != IntentState.running:  # a re-run of this step
             return IntentState(intent.state).value
         now = utc_now()
@@ -805,14 +828,7 @@ async def finish(intent_id: str, outcome: Outcome) -> str:
             return IntentState.succeeded.value
         target = IntentState.needs_action if status == "needs_action" else IntentState.failed
         move_intent(intent, target)
-        values = {
-            "error_code": str(outcome.get("code") or "failed")[:80],
-            "error_message": outcome.get("message") or None,
-            "error_action": outcome.get("action")
-            or "Check the product and retry; contact support if it keeps failing.",
-            "error_kind": str(outcome.get("kind") or "terminal")[:16],
-        }
-        for name, value in values.items():
+        for name, value in _error_fields(outcome).items():
             setattr(intent, name, value)
             setattr(listing, name, value)
         move_listing(
@@ -928,21 +944,49 @@ def _completer(external_id: str, handle: str) -> Any:
     return step
 
 
+def _handing(slot: CreateSlot | None) -> Any:
+    """`attempt` whose first try uses `slot` (the run's, taken before `start`); every later
+    try waits for a slot of its own, as a try's slot is freed when the try ends."""
+    handed = [slot]
+
+    async def step(intent_id: str) -> Outcome:
+        return await attempt(intent_id, handed.pop() if handed else None)
+
+    return step
+
+
 async def run(intent_id: str, clock: Clock) -> str:
-    """The workflow's body (the job below runs it with DBOS's durable clock)."""
+    """The workflow's body (the job below runs it with DBOS's durable clock).
+
+    A publish run waits for its connection's create slot before `start`: the runs beyond the
+    slots stay queued and write nothing until a slot frees, so the database serves the runs
+    that can reach the platform first (a batch's first creates, and so its first publishes,
+    are not held up behind every other run's `start`). The slot goes to the first `attempt`,
+    which frees it when the platform returns the item's id or when the try ends."""
+    slot = await _create_slot(intent_id)
+    try:
+        return await _run(intent_id, clock, slot)
+    finally:
+        slot.release()  # released once: a no-op when the attempt or `_run` freed it
+
+
+async def _run(intent_id: str, clock: Clock, held: CreateSlot) -> str:
     started = await start(intent_id)
+    slot: CreateSlot | None = held
+    if started.get("status") != "run":
+        held.release()  # not going to the platform now: waiting for its turn, or nothing to do
+        slot = None
     polls = 0
     while started.get("status") == "wait" and polls < TURN_POLLS:
         await clock.sleep(TURN_POLL_SECONDS)
         started = await start(intent_id)
         polls += 1
     if started.get("status") == "wait":
-        started = {"status": "failed"}
         return await finish(
             intent_id,
             {
                 "status": "failed",
-                "code": "stuck_behind",
+                "code": STUCK_BEHIND,
                 "message": "An earlier publish of this listing did not finish.",
                 "action": "Retry once the earlier publish has finished.",
                 "kind": "retryable",
@@ -950,7 +994,7 @@ async def run(intent_id: str, clock: Clock) -> str:
         )
     if started.get("status") != "run":
         return str(started.get("status"))
-    outcome = await attempts(intent_id, clock)
+    outcome = await attempts(intent_id, clock, _handing(slot))
     if outcome.get("status") == "pending":
         outcome = await handshake(intent_id, outcome, clock)
     return await finish(intent_id, outcome)

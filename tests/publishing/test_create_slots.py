@@ -1,6 +1,7 @@
-"""Depth-first creates (publishing/tasks.py CREATE_SLOTS_PER_CONNECTION): a publish attempt
-holds one of its connection's create slots from before it reads its work until the platform
-returns the new item's id (`ctx.created`), or until the attempt ends; updates take none."""
+"""Depth-first creates (publishing/tasks.py CREATE_SLOTS_PER_CONNECTION): a publish run
+takes one of its connection's create slots before it starts, and its attempt holds it until
+the platform returns the new item's id (`ctx.created`), or until the attempt ends; a later
+try takes a slot of its own; updates take none."""
 
 import asyncio
 import weakref
@@ -13,7 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flashfusion.auth.models import AuthSubject
 from flashfusion.connector.base import RetryableConnectorError
-from flashfusion.models import ChannelListing, PublishIntent, Role
+from flashfusion.models import (
+    ChannelListing,
+    IntentState,
+    ListingState,
+    Product,
+    PublishIntent,
+    Role,
+)
 from flashfusion.publishing import tasks
 from flashfusion.publishing.service import publishing
 from tests.fixtures.objects import Tenant
@@ -38,25 +46,37 @@ def one_slot(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @dataclass
+class Queued:
+    connection_id: Any
+    product: Product
+    owner: AuthSubject[Any]
+    intent: PublishIntent
+
+
+@pytest.fixture
+async def queued(
+    session: AsyncSession, tenant: Tenant, world: World, fake_checks: FakeChecks
+) -> Queued:
+    """An Etsy connection and a queued publish intent of one product on it."""
+    etsy = await create_connection(session, tenant.organization.id)
+    product = await publishable(session, tenant.organization)
+    owner = AuthSubject(tenant.users[Role.owner])
+    await publishing.publish(session, owner, product_ids=[product.id], connection_ids=[etsy.id])
+    [intent] = (await session.execute(select(PublishIntent))).scalars()
+    return Queued(etsy.id, product, owner, intent)
+
+
+@dataclass
 class Started:
     connection_id: Any
     intent_id: str
 
 
 @pytest.fixture
-async def started(
-    session: AsyncSession, tenant: Tenant, world: World, fake_checks: FakeChecks
-) -> Started:
-    """An Etsy connection and a started publish intent of one product on it."""
-    etsy = await create_connection(session, tenant.organization.id)
-    product = await publishable(session, tenant.organization)
-    await publishing.publish(
-        session, AuthSubject(tenant.users[Role.owner]), product_ids=[product.id],
-        connection_ids=[etsy.id],
-    )  # fmt: skip
-    [intent] = (await session.execute(select(PublishIntent))).scalars()
-    assert (await tasks.start(str(intent.id)))["status"] == "run"
-    return Started(etsy.id, str(intent.id))
+async def started(queued: Queued) -> Started:
+    """`queued`, started."""
+    assert (await tasks.start(str(queued.intent.id)))["status"] == "run"
+    return Started(queued.connection_id, str(queued.intent.id))
 
 
 async def test_the_slot_is_held_until_the_platform_returns_the_id(
@@ -134,3 +154,70 @@ async def test_an_update_takes_no_slot(
     finally:
         slots.release()
     assert world.platform.calls == ["create", "get", "update"]
+
+
+async def test_a_run_waits_for_a_slot_before_it_starts(
+    session: AsyncSession, queued: Queued, world: World
+) -> None:
+    intent = queued.intent
+    slots = tasks.create_slots(queued.connection_id)
+    await slots.acquire()  # another run on this connection, before its item's id
+    running = asyncio.ensure_future(tasks.run(str(intent.id), FakeClock()))
+    await asyncio.sleep(0.05)
+    assert not running.done()
+    await session.refresh(intent)
+    listing = await session.get(ChannelListing, intent.listing_id)
+    assert listing is not None
+    await session.refresh(listing)
+    # Not started: still queued, nothing written, nothing sent.
+    assert (intent.state, intent.attempts, listing.state) == (
+        IntentState.queued,
+        0,
+        ListingState.queued,
+    )
+    assert world.platform.calls == []
+    slots.release()
+    assert await running == "succeeded"
+    assert world.platform.calls == ["create"]
+    assert not slots.locked()
+
+
+async def test_a_run_waiting_for_its_turn_frees_its_slot(
+    session: AsyncSession, queued: Queued, world: World
+) -> None:
+    older = queued.intent
+    assert (await tasks.start(str(older.id)))["status"] == "run"  # the older one is running
+    await add_copy(
+        session,
+        queued.product,
+        versions=[{"title": "Sunrise tee, now softer", "description": "Softer.", "tags": []}],
+        language="de",
+    )
+    await publishing.publish(
+        session, queued.owner, product_ids=[queued.product.id],
+        connection_ids=[queued.connection_id],
+    )  # fmt: skip
+    [newer] = (
+        await session.execute(select(PublishIntent).where(PublishIntent.id != older.id))
+    ).scalars()
+    slots = tasks.create_slots(queued.connection_id)
+    locked_while_waiting: list[bool] = []
+
+    async def look() -> None:
+        locked_while_waiting.append(slots.locked())
+
+    clock = FakeClock(on_sleep=look)
+    assert await tasks.run(str(newer.id), clock) == "failed"  # stuck behind the older one
+    assert locked_while_waiting == [False] * tasks.TURN_POLLS
+    assert world.platform.calls == []
+    assert not slots.locked()
+    await session.refresh(newer)
+    await session.refresh(older)
+    # The stuck intent fails with what to do (not left queued); the older one is untouched.
+    assert (newer.state, newer.error_code, newer.error_kind) == (
+        IntentState.failed,
+        "stuck_behind",
+        "retryable",
+    )
+    assert newer.error_action == "Retry once the earlier publish has finished."
+    assert older.state == IntentState.running
