@@ -17,6 +17,7 @@ from flashfusion import __version__, demo
 from flashfusion.config import ConfigurationError, get_settings
 from flashfusion.connector.cli import secrets_app
 from flashfusion.content.cli import generate
+from flashfusion.publishing.cli import publishing_app
 from flashfusion.safeguard.cli import screen
 from flashfusion.safeguard.trademark.cli import trademarks_app
 from flashfusion.sandbox.cli import sandbox_app
@@ -37,6 +38,7 @@ app.add_typer(studio_app, name="studio")
 app.add_typer(trademarks_app, name="trademarks")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(publishing_app, name="publishing")
 app.command("generate")(generate)
 app.command("screen")(screen)
 app.command("demo")(demo.demo)

@@ -255,6 +255,23 @@ class ChannelListingRepository(TenantRepository[ChannelListing]):
             .order_by(ChannelListing.id)
         )
 
+    async def mark_all_unconfirmed(self, now: datetime) -> dict[tuple[uuid.UUID, str], int]:
+        """Set `create_sent_at` to `now` on every listing, of every workspace, with neither a
+        remote id nor a create sent, so that its next create looks itself up on the platform
+        first (after a restore: see `publishing.restore`). One UPDATE; how many it marked per
+        (organization_id, platform). Listings already marked keep their time."""
+        result = await self.session.execute(
+            update(ChannelListing)
+            .where(ChannelListing.remote_id.is_(None), ChannelListing.create_sent_at.is_(None))
+            .values(create_sent_at=now, modified_at=now)
+            .returning(ChannelListing.organization_id, ChannelListing.platform)
+            .execution_options(synchronize_session=False)
+        )
+        marked: dict[tuple[uuid.UUID, str], int] = {}
+        for organization_id, platform in result.all():
+            marked[(organization_id, platform)] = marked.get((organization_id, platform), 0) + 1
+        return marked
+
     async def by_remote_id(self, connection_id: uuid.UUID, remote_id: str) -> ChannelListing | None:
         return await self.get_one_or_none(
             self.get_base_statement()
