@@ -573,12 +573,10 @@ async def _act(work: Work, ctx: ConnectionContext) -> Outcome:
 
 
 @DBOS.step(name="publishing.attempt")
-async def attempt(intent_id: str, slot: CreateSlot | None = None) -> Outcome:
+async def attempt(intent_id: str) -> Outcome:
     """One try at the platform: `done`, `pending` (Printify's handshake), `retry`,
-    `failed` or `needs_action`, with the translated error. `slot`: the create slot the run
-    already holds (its first try); otherwise the try waits for one of its own."""
-    if slot is None:
-        slot = await _create_slot(intent_id)
+    `failed` or `needs_action`, with the translated error."""
+    slot = await _create_slot(intent_id)
     try:
         return await _attempt(intent_id, slot)
     finally:
@@ -944,38 +942,9 @@ def _completer(external_id: str, handle: str) -> Any:
     return step
 
 
-def _handing(slot: CreateSlot | None) -> Any:
-    """`attempt` whose first try uses `slot` (the run's, taken before `start`); every later
-    try waits for a slot of its own, as a try's slot is freed when the try ends."""
-    handed = [slot]
-
-    async def step(intent_id: str) -> Outcome:
-        return await attempt(intent_id, handed.pop() if handed else None)
-
-    return step
-
-
 async def run(intent_id: str, clock: Clock) -> str:
-    """The workflow's body (the job below runs it with DBOS's durable clock).
-
-    A publish run waits for its connection's create slot before `start`: the runs beyond the
-    slots stay queued and write nothing until a slot frees, so the database serves the runs
-    that can reach the platform first (a batch's first creates, and so its first publishes,
-    are not held up behind every other run's `start`). The slot goes to the first `attempt`,
-    which frees it when the platform returns the item's id or when the try ends."""
-    slot = await _create_slot(intent_id)
-    try:
-        return await _run(intent_id, clock, slot)
-    finally:
-        slot.release()  # released once: a no-op when the attempt or `_run` freed it
-
-
-async def _run(intent_id: str, clock: Clock, held: CreateSlot) -> str:
+    """The workflow's body (the job below runs it with DBOS's durable clock)."""
     started = await start(intent_id)
-    slot: CreateSlot | None = held
-    if started.get("status") != "run":
-        held.release()  # not going to the platform now: waiting for its turn, or nothing to do
-        slot = None
     polls = 0
     while started.get("status") == "wait" and polls < TURN_POLLS:
         await clock.sleep(TURN_POLL_SECONDS)
@@ -994,7 +963,7 @@ async def _run(intent_id: str, clock: Clock, held: CreateSlot) -> str:
         )
     if started.get("status") != "run":
         return str(started.get("status"))
-    outcome = await attempts(intent_id, clock, _handing(slot))
+    outcome = await attempts(intent_id, clock)
     if outcome.get("status") == "pending":
         outcome = await handshake(intent_id, outcome, clock)
     return await finish(intent_id, outcome)

@@ -1,7 +1,6 @@
-"""Depth-first creates (publishing/tasks.py CREATE_SLOTS_PER_CONNECTION): a publish run
-takes one of its connection's create slots before it starts, and its attempt holds it until
-the platform returns the new item's id (`ctx.created`), or until the attempt ends; a later
-try takes a slot of its own; updates take none."""
+"""Depth-first creates (publishing/tasks.py CREATE_SLOTS_PER_CONNECTION): a publish attempt
+holds one of its connection's create slots from before it reads its work until the platform
+returns the new item's id (`ctx.created`), or until the attempt ends; updates take none."""
 
 import asyncio
 import weakref
@@ -17,7 +16,6 @@ from flashfusion.connector.base import RetryableConnectorError
 from flashfusion.models import (
     ChannelListing,
     IntentState,
-    ListingState,
     Product,
     PublishIntent,
     Role,
@@ -156,33 +154,7 @@ async def test_an_update_takes_no_slot(
     assert world.platform.calls == ["create", "get", "update"]
 
 
-async def test_a_run_waits_for_a_slot_before_it_starts(
-    session: AsyncSession, queued: Queued, world: World
-) -> None:
-    intent = queued.intent
-    slots = tasks.create_slots(queued.connection_id)
-    await slots.acquire()  # another run on this connection, before its item's id
-    running = asyncio.ensure_future(tasks.run(str(intent.id), FakeClock()))
-    await asyncio.sleep(0.05)
-    assert not running.done()
-    await session.refresh(intent)
-    listing = await session.get(ChannelListing, intent.listing_id)
-    assert listing is not None
-    await session.refresh(listing)
-    # Not started: still queued, nothing written, nothing sent.
-    assert (intent.state, intent.attempts, listing.state) == (
-        IntentState.queued,
-        0,
-        ListingState.queued,
-    )
-    assert world.platform.calls == []
-    slots.release()
-    assert await running == "succeeded"
-    assert world.platform.calls == ["create"]
-    assert not slots.locked()
-
-
-async def test_a_run_waiting_for_its_turn_frees_its_slot(
+async def test_a_run_waiting_for_its_turn_holds_no_slot_and_fails_when_stuck(
     session: AsyncSession, queued: Queued, world: World
 ) -> None:
     older = queued.intent
