@@ -30,7 +30,7 @@ from flashfusion.exceptions import AppError
 from flashfusion.external_event.endpoints import router as webhook_router
 from flashfusion.jobs import engine as job_engine
 from flashfusion.jobs import janitor
-from flashfusion.kit.routing import operation_id
+from flashfusion.kit.routing import operation_id, warm_routes
 from flashfusion.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from flashfusion.public_file.endpoints import router as public_file_router
 from flashfusion.sandbox import runtime as sandbox_runtime
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         # Sandbox-mode connections use twins inside this process; their webhooks come back to
         # this app the same way, with no network in between.
         sandbox_runtime.set_webhook_target(app)
+        warm_routes(app)
         # Routes, schemas, mappers and modules live as long as the process: freezing them keeps
         # them out of every full garbage collection, which otherwise scans them all and stalls
         # the loop for tens of milliseconds (docs/benchmarks.md).

@@ -222,11 +222,13 @@ def webhook_app() -> Any:
     before flashfusion/app.py includes it)."""
     from flashfusion.app import create_app
     from flashfusion.external_event.endpoints import router as webhooks_router
+    from flashfusion.kit.routing import warm_routes
 
     application = create_app(run_jobs=False)
     path = "/webhooks/{platform}/{connection_id}"
     if not any(getattr(route, "path", None) == path for route in application.routes):
         application.include_router(webhooks_router)
+    warm_routes(application)  # as the served app's start-up does
     return application
 
 
@@ -240,6 +242,7 @@ def webhook_receiver() -> Any:
 
     from flashfusion.config import get_settings
     from flashfusion.external_event.endpoints import router as webhooks_router
+    from flashfusion.kit.routing import warm_routes
     from flashfusion.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 
     settings = get_settings()
@@ -247,6 +250,7 @@ def webhook_receiver() -> Any:
     application.add_middleware(SecurityHeadersMiddleware, settings=settings)
     application.add_middleware(RequestContextMiddleware, settings=settings)
     application.include_router(webhooks_router)
+    warm_routes(application)
     return application
 
 
