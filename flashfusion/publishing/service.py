@@ -379,12 +379,14 @@ class PublishingService:
         )
         linked = {c.id: await self._linked(session, c) for c in connections}
         outcomes: dict[tuple[uuid.UUID, uuid.UUID], ItemOutcome] = {}
-        # The safeguard gate is one product at a time (safeguard/service.py has no batch form).
+        # One safeguard gate for the batch: its reads do not grow with the products.
+        gated = await safeguard_service.gate_many(
+            session, products, organization_id=organization_id
+        )
         passed: builtins.list[Product] = []
         for product in products:
-            try:
-                await safeguard_service.gate(session, product.id, organization_id=organization_id)
-            except PublishingBlocked as blocked:
+            blocked = gated[product.id]
+            if isinstance(blocked, PublishingBlocked):
                 for c in connections:
                     outcomes[(product.id, c.id)] = ItemOutcome(
                         product.id,

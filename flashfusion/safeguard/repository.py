@@ -11,6 +11,8 @@ from sqlalchemy.orm import aliased
 from flashfusion.content.repository import SCRIPT_PREFIX
 from flashfusion.kit.repository import TenantRepository, dialect_insert
 from flashfusion.models import (
+    BrandVoice,
+    DesignVersion,
     ListingCopy,
     Product,
     SafeguardHold,
@@ -34,6 +36,35 @@ class SafeguardReportRepository(TenantRepository[SafeguardReport]):
                 self.get_base_statement().where(SafeguardReport.product_id == product_id)
             ).limit(1)
         )
+
+    async def latest_for_products(
+        self, product_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, SafeguardReport]:
+        """The newest report of each product that has one, by product id, in one statement
+        (newest as `latest_for_product` orders them)."""
+        if not product_ids:
+            return {}
+        ranked = (
+            select(
+                SafeguardReport.id,
+                func.row_number()
+                .over(
+                    partition_by=SafeguardReport.product_id,
+                    order_by=(SafeguardReport.created_at.desc(), SafeguardReport.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(
+                SafeguardReport.product_id.in_(product_ids), SafeguardReport.deleted_at.is_(None)
+            )
+            .subquery()
+        )
+        rows = await self.get_all(
+            self.get_base_statement()
+            .join(ranked, ranked.c.id == SafeguardReport.id)
+            .where(ranked.c.rank == 1)
+        )
+        return {row.product_id: row for row in rows if row.product_id is not None}
 
     def search_statement(
         self,
@@ -176,6 +207,19 @@ class SafeguardHoldRepository(TenantRepository[SafeguardHold]):
             )
         )
 
+    async def active_for_products(
+        self, product_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, SafeguardHold]:
+        """The active hold of each product that has one, by product id."""
+        if not product_ids:
+            return {}
+        rows = await self.get_all(
+            self.get_base_statement().where(
+                SafeguardHold.product_id.in_(product_ids), SafeguardHold.released_at.is_(None)
+            )
+        )
+        return {row.product_id: row for row in rows}
+
     async def hold(
         self,
         *,
@@ -248,6 +292,63 @@ class ProductCopyRepository(TenantRepository[ListingCopy]):
             )
             .order_by(ListingCopy.platform, ListingCopy.language, ListingCopy.id)
         )
+
+    async def for_products(self, products: Sequence[Product]) -> dict[uuid.UUID, list[ListingCopy]]:
+        """`for_product` of each product (every product has an entry), in one statement."""
+        found: dict[uuid.UUID, list[ListingCopy]] = {p.id: [] for p in products}
+        if not products:
+            return found
+        rows = await self.get_all(
+            self.statement_for_organizations({p.organization_id for p in products})
+            .where(
+                ListingCopy.product_id.in_(list(found)),
+                ListingCopy.latest_version > 0,
+                ~ListingCopy.platform.startswith(SCRIPT_PREFIX),
+            )
+            .order_by(ListingCopy.platform, ListingCopy.language, ListingCopy.id)
+        )
+        for row in rows:
+            if row.product_id in found:
+                found[row.product_id].append(row)
+        return found
+
+
+class ScreenSourceRepository:
+    """Rows a screen reads by the id a product or a listing copy names: a product's design
+    version, a copy's brand voice. Like `session.get` (what a one-product screen used), a
+    soft-deleted row is still read: the product or copy was made with it. Only rows of the
+    given workspaces are read."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> "ScreenSourceRepository":
+        return cls(session)
+
+    async def design_versions(
+        self, ids: AbstractSet[uuid.UUID], organization_ids: AbstractSet[uuid.UUID]
+    ) -> dict[uuid.UUID, DesignVersion]:
+        if not ids:
+            return {}
+        result = await self.session.execute(
+            select(DesignVersion).where(
+                DesignVersion.id.in_(ids), DesignVersion.organization_id.in_(organization_ids)
+            )
+        )
+        return {row.id: row for row in result.scalars()}
+
+    async def brand_voices(
+        self, ids: AbstractSet[uuid.UUID], organization_ids: AbstractSet[uuid.UUID]
+    ) -> dict[uuid.UUID, BrandVoice]:
+        if not ids:
+            return {}
+        result = await self.session.execute(
+            select(BrandVoice).where(
+                BrandVoice.id.in_(ids), BrandVoice.organization_id.in_(organization_ids)
+            )
+        )
+        return {row.id: row for row in result.scalars()}
 
 
 class MarkChangeRepository:

@@ -9,6 +9,7 @@ one report, so a changed product needs a new screen (and, if it still blocks, a 
 
 import builtins
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,10 +29,7 @@ from flashfusion.exceptions import AppError, Conflict, ResourceNotFound, Unproce
 from flashfusion.jobs.enqueue import enqueue
 from flashfusion.kit.pagination import PaginationParams
 from flashfusion.models import (
-    BrandVoice,
-    DesignVersion,
     Job,
-    ListingCopy,
     ListingCopyVersion,
     Product,
     SafeguardHold,
@@ -61,6 +59,7 @@ from flashfusion.safeguard.repository import (
     SafeguardOverrideRepository,
     SafeguardReportRepository,
     SafeguardSettingsRepository,
+    ScreenSourceRepository,
 )
 from flashfusion.safeguard.subject import (
     ProductSubject,
@@ -146,58 +145,68 @@ class SafeguardService:
     # --- what a product is screened on -------------------------------------------------------
 
     async def _gather(self, session: AsyncSession, product: Product) -> ProductSubject:
-        fields: builtins.list[TextField] = [TextField("title", product.title)]
-        version = await session.get(DesignVersion, product.design_version_id)
-        if version is not None:
-            fields += design_fields(version.document)
-        copies = builtins.list(
-            await ProductCopyRepository.from_session(session).for_product(product)
+        return (await self._gather_many(session, [product]))[product.id]
+
+    async def _gather_many(
+        self, session: AsyncSession, products: Sequence[Product]
+    ) -> dict[uuid.UUID, ProductSubject]:
+        """What each product is screened on (see `subject_for_product`), by product id: one
+        statement per kind of row whatever the number of products, one catalog per workspace."""
+        organizations = {p.organization_id for p in products}
+        sources = ScreenSourceRepository.from_session(session)
+        versions = await sources.design_versions(
+            {p.design_version_id for p in products}, organizations
         )
+        copies_of = await ProductCopyRepository.from_session(session).for_products(products)
+        every_copy = [c for copies in copies_of.values() for c in copies]
         latest: dict[
             uuid.UUID, ListingCopyVersion
-        ] = await ListingCopyVersionRepository.from_session(session).latest_for(copies)
-        listings: builtins.list[ListingContext] = []
-        voices: dict[uuid.UUID, Any] = {}
-        for copy in copies:
-            copy_version = latest.get(copy.id)
-            if copy_version is None:
-                continue
-            prefix = f"{copy.platform}:{copy.language}:"
-            fields += listing_fields(prefix, copy_version.fields)
-            listings.append(
-                ListingContext(
-                    prefix=prefix,
-                    platform=copy.platform,
-                    language=copy.language,
-                    listing_copy_id=copy.id,
-                    version=copy_version.version,
-                    keywords=tuple(copy_version.fields.get("tags") or ()),
-                    brand_voice=await self._voice(session, copy, voices),
-                )
-            )
-        platforms = [c.platform for c in copies if c.id in latest]
-        if product.channel in {p.value for p in Platform}:
-            platforms.append(product.channel)
-        languages = [c.language for c in copies if c.id in latest]
-        catalog = await catalog_service.effective(session, product.organization_id)
-        subject = ScreenSubject(
-            fields=tuple(fields),
-            product_type=product.product_type,
-            nice_classes=nice_classes_for(product.product_type, catalog=catalog),
-            platforms=tuple(sorted(set(platforms))),
-            language="en" if not languages or "en" in languages else languages[0],
+        ] = await ListingCopyVersionRepository.from_session(session).latest_for(every_copy)
+        voices = await sources.brand_voices(
+            {c.brand_voice_id for c in every_copy if c.brand_voice_id is not None}, organizations
         )
-        return ProductSubject(subject, tuple(listings))
-
-    @staticmethod
-    async def _voice(session: AsyncSession, copy: ListingCopy, cache: dict[uuid.UUID, Any]) -> Any:
-        if copy.brand_voice_id is None:
-            return None
-        if copy.brand_voice_id not in cache:
-            cache[copy.brand_voice_id] = profile_of(
-                await session.get(BrandVoice, copy.brand_voice_id)
+        catalogs = {o: await catalog_service.effective(session, o) for o in organizations}
+        gathered: dict[uuid.UUID, ProductSubject] = {}
+        for product in products:
+            fields: builtins.list[TextField] = [TextField("title", product.title)]
+            version = versions.get(product.design_version_id)
+            if version is not None:
+                fields += design_fields(version.document)
+            copies = [c for c in copies_of[product.id] if c.id in latest]
+            listings: builtins.list[ListingContext] = []
+            for copy in copies:
+                copy_version = latest[copy.id]
+                prefix = f"{copy.platform}:{copy.language}:"
+                fields += listing_fields(prefix, copy_version.fields)
+                listings.append(
+                    ListingContext(
+                        prefix=prefix,
+                        platform=copy.platform,
+                        language=copy.language,
+                        listing_copy_id=copy.id,
+                        version=copy_version.version,
+                        keywords=tuple(copy_version.fields.get("tags") or ()),
+                        # A copy naming a voice row that no longer exists: the default one.
+                        brand_voice=None
+                        if copy.brand_voice_id is None
+                        else profile_of(voices.get(copy.brand_voice_id)),
+                    )
+                )
+            platforms = [c.platform for c in copies]
+            if product.channel in {p.value for p in Platform}:
+                platforms.append(product.channel)
+            languages = [c.language for c in copies]
+            subject = ScreenSubject(
+                fields=tuple(fields),
+                product_type=product.product_type,
+                nice_classes=nice_classes_for(
+                    product.product_type, catalog=catalogs[product.organization_id]
+                ),
+                platforms=tuple(sorted(set(platforms))),
+                language="en" if not languages or "en" in languages else languages[0],
             )
-        return cache[copy.brand_voice_id]
+            gathered[product.id] = ProductSubject(subject, tuple(listings))
+        return gathered
 
     async def subject_for_product(self, session: AsyncSession, product: Product) -> ScreenSubject:
         """What a screen of `product` reads: its title, every text layer of its design version,
@@ -587,23 +596,76 @@ class SafeguardService:
         )
         if product is None:
             raise ResourceNotFound("Product")
-        gathered = await self._gather(session, product)
-        report = await SafeguardReportRepository.from_session(session).latest_for_product(
+        outcome = (await self.gate_many(session, [product], organization_id=organization_id))[
             product.id
+        ]
+        if isinstance(outcome, PublishingBlocked):
+            raise outcome
+        return outcome
+
+    async def gate_many(
+        self,
+        session: AsyncSession,
+        products: Sequence[Product],
+        *,
+        organization_id: AccessibleOrganizationID | uuid.UUID,
+    ) -> dict[uuid.UUID, GateResult | PublishingBlocked]:
+        """`gate` for products the caller has loaded and authorized: by product id, the
+        GateResult or the PublishingBlocked that `gate` would raise. A product that is not a
+        live one of `organization_id` is a 404 for the whole batch, before anything is read.
+        The products whose report is missing or stale are screened one by one, in order; every
+        other read is one statement for the batch."""
+        batch = builtins.list({p.id: p for p in products}.values())
+        if any(p.organization_id != organization_id or p.deleted_at is not None for p in batch):
+            raise ResourceNotFound("Product")
+        if not batch:
+            return {}
+        gathered = await self._gather_many(session, batch)
+        latest = await SafeguardReportRepository.from_session(session).latest_for_products(
+            [p.id for p in batch]
         )
-        screened = False
-        if report is None or not self.is_current(report, gathered.subject):
-            report = await self.store_screen(
-                session, product, trigger=ScreenTrigger.publish, gathered=gathered
+        reports: dict[uuid.UUID, SafeguardReport] = {}
+        screened: set[uuid.UUID] = set()
+        for product in batch:
+            report = latest.get(product.id)
+            if report is None or not self.is_current(report, gathered[product.id].subject):
+                report = await self.store_screen(
+                    session, product, trigger=ScreenTrigger.publish, gathered=gathered[product.id]
+                )
+                screened.add(product.id)
+            reports[product.id] = report
+        # Read after the screens: a screen releases a hold whose marks it no longer finds.
+        overrides = await SafeguardOverrideRepository.from_session(session).for_reports(
+            [r.id for r in reports.values()]
+        )
+        holds = await SafeguardHoldRepository.from_session(session).active_for_products(
+            [p.id for p in batch]
+        )
+        settings = await self.settings_for(session, organization_id)
+        return {
+            p.id: self._gate_outcome(
+                reports[p.id],
+                screened=p.id in screened,
+                override=overrides.get(reports[p.id].id),
+                hold=holds.get(p.id),
+                settings=settings,
             )
-            screened = True
-        override = await SafeguardOverrideRepository.from_session(session).for_report(report.id)
-        hold = await SafeguardHoldRepository.from_session(session).active_for_product(product.id)
-        settings = await self.settings_for(session, product.organization_id)
+            for p in batch
+        }
+
+    @staticmethod
+    def _gate_outcome(
+        report: SafeguardReport,
+        *,
+        screened: bool,
+        override: SafeguardOverride | None,
+        hold: SafeguardHold | None,
+        settings: ScreenSettings,
+    ) -> GateResult | PublishingBlocked:
         stops = blocking_findings(report, settings)
         if hold is not None and override is None:
             marks = ", ".join(str(m.get("mark")) for m in hold.marks[:3]) or "a new mark"
-            raise PublishingBlocked(
+            return PublishingBlocked(
                 f"Publishing refused: the product is on hold since a trademark import found "
                 f"{marks} in it. Change the text and screen it again, or an owner or admin can "
                 "override the report with a reason.",
@@ -612,7 +674,7 @@ class SafeguardService:
                 hold=hold,
             )
         if stops and override is None:
-            raise PublishingBlocked(
+            return PublishingBlocked(
                 f"Publishing refused: the safeguard report is {report.verdict.value.upper()} "
                 f"({describe_findings(stops)}). Change the text and screen it again, or an owner "
                 "or admin can override the report with a reason.",

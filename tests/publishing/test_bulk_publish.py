@@ -56,15 +56,17 @@ DBOS_TABLES = ("workflow_status", "workflow_input")
 
 class Statements:
     """SQL statements sent on the test's connection, except those made inside the safeguard
-    gate and the catalog lookup (those services have no batch form: one product at a time;
-    their own tests hold their queries); DBOS's enqueue rows are counted apart."""
+    gate (a batch, but it screens each product whose report is missing, as here on a first
+    publish; tests/safeguard/test_gate_many.py holds its own statements) and the catalog
+    lookup (one at a time; its own tests hold its queries); DBOS's enqueue rows are counted
+    apart."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
         self.dbos = 0
         self.paused = 0
         self.texts: list[str] = []
-        self._wrap(monkeypatch, safeguard_service, "gate")
+        self._wrap(monkeypatch, safeguard_service, "gate_many")
         self._wrap(monkeypatch, catalog_service, "effective")
 
     def _wrap(self, monkeypatch: pytest.MonkeyPatch, target: Any, name: str) -> None:
