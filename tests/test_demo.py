@@ -181,7 +181,7 @@ def test_demo_refuses_an_empty_idea(tmp_path: Path) -> None:
 def test_publish_throughput_quick_prints_its_figures() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHFUSION_")}
     done = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--quick", "--no-demo"],
+        [sys.executable, str(BENCHMARK), "--quick", "--no-demo", "--time-scale", "60"],
         env=env,
         capture_output=True,
         text=True,
