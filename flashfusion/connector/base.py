@@ -289,6 +289,8 @@ class PlatformConnector(ABC):
     credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
     # Signature header(s) a webhook delivery must carry, for docs and the UI.
     webhook_signature: ClassVar[str] = ""
+    # API calls one `get_listing` makes (the drift check's budget counts them).
+    listing_read_calls: ClassVar[int] = 1
 
     def auth_headers(self, credentials: Mapping[str, str]) -> dict[str, str]:
         """Headers that authenticate a call (e.g. Bearer token; Etsy also x-api-key)."""

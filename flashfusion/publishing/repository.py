@@ -244,16 +244,23 @@ class ChannelListingRepository(TenantRepository[ChannelListing]):
             )
         )
 
-    async def published_on(self, connection_id: uuid.UUID) -> Sequence[ChannelListing]:
-        return await self.get_all(
+    async def published_on(
+        self, connection_id: uuid.UUID, limit: int | None = None
+    ) -> Sequence[ChannelListing]:
+        """The connection's published listings, the least recently checked first (never
+        checked before any), at most `limit` of them."""
+        statement = (
             self.get_base_statement()
             .where(
                 ChannelListing.connection_id == connection_id,
                 ChannelListing.state == ListingState.published.value,
                 ChannelListing.remote_id.is_not(None),
             )
-            .order_by(ChannelListing.id)
+            .order_by(ChannelListing.checked_at.asc().nulls_first(), ChannelListing.id)
         )
+        if limit is not None:
+            statement = statement.limit(limit)
+        return await self.get_all(statement)
 
     async def mark_all_unconfirmed(self, now: datetime) -> dict[tuple[uuid.UUID, str], int]:
         """Set `create_sent_at` to `now` on every listing, of every workspace, with neither a

@@ -9,6 +9,7 @@ queued) makes no new intent, so a product version is never published twice; the 
 """
 
 import builtins
+import math
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +71,15 @@ RUN_JOB = "publishing.run_intent"
 # that waits must never hold a slot that the work it waits for needs (see publishing/tasks.py).
 HANDSHAKE_JOB = "publishing.run_handshake"
 DRIFT_JOB = "publishing.check_drift"
+# FlashFusion defaults (not platform figures): the drift checks, one per connection every hour
+# (DRIFT_EVERY in publishing/tasks.py, 24 a day), may use at most this share of a connection's
+# daily quota, so that checking never starves publishing. Etsy's 10,000 calls a day
+# (developer.etsy.com "Rate limits", research/platform-apis.md §3) at 2 calls a listing: 41
+# listings an hour, so a shop of 300 listings has each checked about every 7 hours; platforms
+# without a daily quota (Printify, Printful) have every listing checked each hour.
+DRIFT_QUOTA_SHARE = 0.2
+DRIFT_CHECKS_PER_DAY = 24
+DAY_SECONDS = 86_400.0
 # DBOS event every publish workflow sets when its intent has settled (its final state): a
 # provider's handshake waiting on its linked channel's intent wakes on it (publishing/tasks.py).
 SETTLED_EVENT = "publishing.settled"
@@ -994,9 +1004,11 @@ class PublishingService:
     async def check_drift(
         self, session: AsyncSession, connection_id: uuid.UUID
     ) -> builtins.list[ChannelListing]:
-        """Compare every published listing of the connection with the platform (state,
-        missing SKUs, prices, quantities); differences go in `listing.drift` with a message,
-        and a listing that matches again is cleared. Returns the listings that drifted.
+        """Compare the connection's published listings with the platform (state, missing
+        SKUs, prices, quantities); differences go in `listing.drift` with a message, and a
+        listing that matches again is cleared. Returns the listings that drifted. A platform
+        with a daily quota has only `drift_budget` listings read per check, the least recently
+        checked first, so the checks take turns through the shop.
 
         The platform not answering for one listing leaves that listing's last finding and
         goes on. A connection that cannot be used -- its token refused (the platform's answer
@@ -1012,7 +1024,9 @@ class PublishingService:
         if connection is None or connection.status != ConnectionStatus.active:
             return []
         connector = registry.get_connector(connection.platform)
-        listings = await ChannelListingRepository.from_session(session).published_on(connection.id)
+        listings = await ChannelListingRepository.from_session(session).published_on(
+            connection.id, limit=drift_budget(connector)
+        )
         linked = await self._linked(session, connection)
         drifted: builtins.list[ChannelListing] = []
         service = connection_service()
@@ -1087,6 +1101,23 @@ class PublishingService:
             ],
         )
         return len(connections)
+
+
+def drift_budget(connector: PlatformConnector) -> int | None:
+    """How many listings one drift check of a connection may read within DRIFT_QUOTA_SHARE of
+    its daily quotas (at least 1); None when it has no quota of a day or longer."""
+    budgets = [
+        math.floor(
+            limit.limit
+            * (DAY_SECONDS / limit.period_seconds)
+            * DRIFT_QUOTA_SHARE
+            / DRIFT_CHECKS_PER_DAY
+            / connector.listing_read_calls
+        )
+        for limit in connector.rate_limits
+        if limit.period_seconds >= DAY_SECONDS and limit.applies_to("default")
+    ]
+    return max(1, min(budgets)) if budgets else None
 
 
 def drift_of(

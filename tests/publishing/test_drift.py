@@ -34,7 +34,12 @@ from flashfusion.models import (
     Role,
 )
 from flashfusion.publishing import tasks
-from flashfusion.publishing.service import DRIFT_JOB, publishing
+from flashfusion.publishing.service import (
+    DRIFT_CHECKS_PER_DAY,
+    DRIFT_JOB,
+    drift_budget,
+    publishing,
+)
 from flashfusion.sandbox import runtime
 from tests.connector.test_sandbox_connections import consent, finish
 from tests.fixtures.objects import Tenant
@@ -406,6 +411,62 @@ async def test_the_job_step_reports_how_many_drifted(
         "message": f"The listing on Etsy differs from FlashFusion: it is inactive on Etsy. "
         f"{UPDATE_HINT}",
     }
+
+
+# --- the share of the daily quota ------------------------------------------------------------------
+
+
+def test_a_check_reads_at_most_a_fifth_of_a_daily_quota_spread_over_the_day() -> None:
+    # Etsy: 10,000 calls a day x 0.2 / 24 checks a day / 2 calls a listing = 41.67.
+    assert drift_budget(registry.get_connector("etsy")) == 41
+    # No quota of a day or longer: every listing, every hour.
+    assert drift_budget(registry.get_connector("printify")) is None
+    assert drift_budget(registry.get_connector("printful")) is None
+
+
+def test_the_checks_per_day_are_the_schedules() -> None:
+    start = datetime(2026, 12, 6, tzinfo=UTC)
+    ticks = croniter(tasks.DRIFT_EVERY, start)
+    n = 0
+    while ticks.get_next(datetime) <= start.replace(day=7):
+        n += 1
+    assert n == DRIFT_CHECKS_PER_DAY
+
+
+async def test_each_check_reads_its_budget_the_least_recently_checked_first(
+    session: AsyncSession,
+    tenant: Tenant,
+    world: World,
+    fake_checks: FakeChecks,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    etsy, first, _ = await published_on_fake(session, tenant, world)
+    others = [
+        await publish(
+            session, tenant, await publishable(session, tenant.organization, title=t), etsy
+        )
+        for t in ("Moon tee", "Star tee")
+    ]
+    # 10,000 a day x 0.2 / 24 / 40 calls a listing = 2.08: two listings a check.
+    monkeypatch.setattr(world.channel, "listing_read_calls", 40)
+    assert drift_budget(world.channel) == 2
+    read: list[str | None] = []
+    original = world.channel.get_listing
+
+    async def get_listing(ctx: Any, remote_id: str) -> Any:
+        read.append(remote_id)
+        return await original(ctx, remote_id)
+
+    monkeypatch.setattr(world.channel, "get_listing", get_listing)
+    by_id = sorted([first, *others], key=lambda listing: listing.id)
+    await publishing.check_drift(session, etsy.id)
+    assert read == [by_id[0].remote_id, by_id[1].remote_id]  # never checked, by id
+    assert (await fresh(session, by_id[2].id)).checked_at is None
+    read.clear()
+    await publishing.check_drift(session, etsy.id)
+    # The one never checked, then the one checked longest ago.
+    assert read == [by_id[2].remote_id, by_id[0].remote_id]
+    assert all([(await fresh(session, listing.id)).checked_at for listing in by_id])
 
 
 # --- the hourly fan-out ----------------------------------------------------------------------------

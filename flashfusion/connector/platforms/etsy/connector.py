@@ -166,6 +166,8 @@ class EtsyConnector(PlatformConnector):
     base_url_setting = "ETSY_BASE_URL"
     sandbox_service = "etsy"
     webhook_signature: ClassVar[str] = "webhook-id, webhook-timestamp, webhook-signature"
+    # getListing, then getListingInventory (the SKUs, prices and quantities).
+    listing_read_calls: ClassVar[int] = 2
 
     def __init__(self) -> None:
         self._taxonomy: dict[str, tuple[float, list[dict[str, Any]]]] = {}
