@@ -69,9 +69,6 @@ from typing import Any
 
 PRODUCT_TYPE = "tshirt"
 VARIANT = "white-m"
-# Printify's publish window: 200 publishes per 30 minutes (developers.printify.com "API Usage
-# Guidelines" via research/platform-apis.md §1); only the default timeout uses it.
-PRINTIFY_PUBLISH_WINDOW_SECONDS = 1800.0
 # The benchmark's own sample cost and shipping in cents (not a provider's price), as the demo.
 COST, SHIPPING = 1150, 475
 
@@ -472,8 +469,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.time_scale <= 0:
         parser.error("--time-scale must be above 0, e.g. 1 or 10")
-    if args.timeout is None:
-        args.timeout = 600.0 + 2 * PRINTIFY_PUBLISH_WINDOW_SECONDS / args.time_scale
     n = 12 if args.quick else args.products
     home = Path(tempfile.mkdtemp(prefix="ff-bench-publish-"))
     for name in list(os.environ):
@@ -502,6 +497,12 @@ def main(argv: list[str] | None = None) -> int:
 
     configure(get_settings())
     migrate.upgrade()
+    if args.timeout is None:
+        # Two of Printify's longest quota windows (its publish window), as the run scales them.
+        from flashfusion.connector.registry import get_connector
+
+        window = max(limit.period_seconds for limit in get_connector("printify").rate_limits)
+        args.timeout = 600.0 + 2 * window / args.time_scale
     result = asyncio.run(_run(n, args.time_scale, args.timeout, printify_only=args.printify_only))
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(

@@ -282,19 +282,9 @@ class ProductCopyRepository(TenantRepository[ListingCopy]):
 
     model = ListingCopy
 
-    async def for_product(self, product: Product) -> Sequence[ListingCopy]:
-        return await self.get_all(
-            self.statement_for_organizations({product.organization_id})
-            .where(
-                ListingCopy.product_id == product.id,
-                ListingCopy.latest_version > 0,
-                ~ListingCopy.platform.startswith(SCRIPT_PREFIX),
-            )
-            .order_by(ListingCopy.platform, ListingCopy.language, ListingCopy.id)
-        )
-
     async def for_products(self, products: Sequence[Product]) -> dict[uuid.UUID, list[ListingCopy]]:
-        """`for_product` of each product (every product has an entry), in one statement."""
+        """The listing copies of each product (every product has an entry, maybe empty), with a
+        version, by platform and language, in one statement."""
         found: dict[uuid.UUID, list[ListingCopy]] = {p.id: [] for p in products}
         if not products:
             return found

@@ -133,6 +133,24 @@ async def published_on_fake(
     return etsy, listing, item
 
 
+def record_reads(
+    monkeypatch: pytest.MonkeyPatch, world: World, failing: str | None = None
+) -> list[str | None]:
+    """The remote ids the fake channel's `get_listing` is asked for from now on; reading
+    `failing` times out."""
+    read: list[str | None] = []
+    original = world.channel.get_listing
+
+    async def get_listing(ctx: Any, remote_id: str) -> Any:
+        read.append(remote_id)
+        if failing is not None and remote_id == failing:
+            raise TIMEOUT
+        return await original(ctx, remote_id)
+
+    monkeypatch.setattr(world.channel, "get_listing", get_listing)
+    return read
+
+
 # --- the check against the in-memory platform ------------------------------------------------------
 
 
@@ -232,16 +250,7 @@ async def test_a_platform_error_leaves_the_last_finding_logs_and_checks_the_rest
     assert other.remote_id is not None
     del world.platform.items[other.remote_id]
     # The platform cannot be read for the first listing (whichever order they are read in).
-    read: list[str] = []
-    original = world.channel.get_listing
-
-    async def get_listing(ctx: Any, remote_id: str) -> Any:
-        read.append(remote_id)
-        if remote_id == first.remote_id:
-            raise TIMEOUT
-        return await original(ctx, remote_id)
-
-    monkeypatch.setattr(world.channel, "get_listing", get_listing)
+    read = record_reads(monkeypatch, world, failing=first.remote_id)
 
     with capture_logs() as logs:
         drifted = await publishing.check_drift(session, etsy.id)
@@ -450,14 +459,7 @@ async def test_each_check_reads_its_budget_the_least_recently_checked_first(
     # 10,000 a day x 0.2 / 24 / 40 calls a listing = 2.08: two listings a check.
     monkeypatch.setattr(world.channel, "listing_read_calls", 40)
     assert drift_budget(world.channel) == 2
-    read: list[str | None] = []
-    original = world.channel.get_listing
-
-    async def get_listing(ctx: Any, remote_id: str) -> Any:
-        read.append(remote_id)
-        return await original(ctx, remote_id)
-
-    monkeypatch.setattr(world.channel, "get_listing", get_listing)
+    read = record_reads(monkeypatch, world)
     by_id = sorted([first, *others], key=lambda listing: listing.id)
     await publishing.check_drift(session, etsy.id)
     assert read == [by_id[0].remote_id, by_id[1].remote_id]  # never checked, by id
